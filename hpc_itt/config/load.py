@@ -1,0 +1,158 @@
+"""Read YAML configs (studies, cluster profiles, model and task registries) and CLI overrides."""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpc_itt.config.schema import ClusterConfig, ModelSpec, StudyConfig, TaskSpec
+from hpc_itt.config.validate import Where, build
+from hpc_itt.errors import UserError, choices
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STUDY = "configs/studies/quickstart.yaml"
+
+
+def config_root() -> Path:
+    return Path(os.environ.get("HPC_ITT_CONFIGS", REPO_ROOT / "configs"))
+
+
+def read_yaml(path: str | Path) -> tuple[Any, Where]:
+    """Parse a YAML file, keeping the line of every mapping key for later error messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UserError(f"{path}{line}: malformed YAML: {problem}") from None
+    lines: dict[str, int] = {}
+    _key_lines(node, "", lines)
+    return data, Where(str(path), lines)
+
+
+def _key_lines(node, prefix: str, out: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            out[key] = key_node.start_mark.line + 1
+            _key_lines(value_node, key, out)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`a.b=1` → {"a": {"b": 1}}; values are YAML (so `seeds=[1,2]` is a list)."""
+    tree: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"override {item!r} is not key=value (e.g. intermediate.epochs=2)")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override {item!r} conflicts with another override of {part!r}")
+        node[parts[-1]] = value
+    return tree
+
+
+def merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_study(path: str | Path | None = None, overrides: list[str] = (), cluster: str | None = None,
+               profile: str | None = None) -> StudyConfig:
+    """Study YAML < cluster profile (configs/cluster/<profile>.yaml) < `key=value` overrides."""
+    path = Path(path or REPO_ROOT / DEFAULT_STUDY)
+    data, where = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a study config must be a mapping")
+    profile_name = profile or cluster or (data.get("cluster") or {}).get("profile") or "local"
+    profile_data = load_cluster_profile(profile_name)
+    study_cluster = {k: v for k, v in (data.get("cluster") or {}).items() if k != "profile"}
+    data = dict(data, cluster=merge(profile_data, study_cluster))
+    if cluster is not None:
+        data["cluster"]["kind"] = cluster
+    data = merge(data, parse_overrides(list(overrides)))
+    study = build(StudyConfig, data, where)
+    _check_study(study)
+    return study
+
+
+def load_cluster_profile(name: str) -> dict:
+    directory = config_root() / "cluster"
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = [p.stem for p in directory.glob("*.yaml")]
+        raise UserError(f"unknown cluster profile {name!r} (valid: {choices(known)})")
+    data, where = read_yaml(path)
+    build(ClusterConfig, data, where)  # validate the file on its own so errors name it
+    return data or {}
+
+
+def load_models() -> dict[str, ModelSpec]:
+    """The model registry; aliases (`xlnet` for `xlnet-base`) resolve to the same spec."""
+    data, where = read_yaml(config_root() / "models.yaml")
+    registry: dict[str, ModelSpec] = {}
+    for name, entry in (data or {}).items():
+        spec = build(ModelSpec, dict(entry or {}, name=name), where, name)
+        for key in [name, *spec.aliases]:
+            registry[key] = spec
+    return registry
+
+
+def load_tasks() -> dict[str, TaskSpec]:
+    tasks: dict[str, TaskSpec] = {}
+    for path in sorted((config_root() / "tasks").glob("*.yaml")):
+        data, where = read_yaml(path)
+        spec = build(TaskSpec, dict(data or {}, name=path.stem), where)
+        tasks[spec.name] = spec
+    return tasks
+
+
+def resolve_model(name: str) -> ModelSpec:
+    models = load_models()
+    if name not in models:
+        raise UserError(f"unknown model {name!r} (valid: {choices(models)})")
+    return models[name]
+
+
+def resolve_task(name: str) -> TaskSpec:
+    tasks = load_tasks()
+    if name not in tasks:
+        raise UserError(f"unknown task {name!r} (valid: {choices(tasks)})")
+    return tasks[name]
+
+
+def _check_study(study: StudyConfig) -> None:
+    for model in study.models:
+        resolve_model(model)
+    for task_name in study.tasks:
+        task = resolve_task(task_name)
+        for target in study.targets:
+            if target not in task.targets:
+                raise UserError(f"task {task_name!r} has no target {target!r} (valid: {choices(task.targets)})")
+            if task.kind == "regression" and task.targets[target].num_labels != 1:
+                raise UserError(f"task {task_name!r} is a regression: target {target!r} needs num_labels: 1")
+        for dataset in [task.intermediate, *task.targets.values()]:
+            if getattr(dataset, study.data.source) is None:
+                raise UserError(f"task {task_name!r} has no {study.data.source!r} source for "
+                                f"{dataset.description or 'a dataset'} (set data.source to the other one)")

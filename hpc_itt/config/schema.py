@@ -1,0 +1,129 @@
+"""The typed shape of every config. The dataclass fields are the schema: `validate.build` checks
+YAML against them once, at the edge, and the core only ever sees these plain objects."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+Precision = Literal["fp32", "bf16", "fp16"]
+Arm = Literal["itt", "no_itt"]
+TaskKind = Literal["classification", "regression"]
+
+
+@dataclass
+class ModelSpec:
+    """A registry entry: where the weights come from. Exactly one of hub_id / asset / path."""
+
+    name: str = ""
+    hub_id: Optional[str] = None  # e.g. xlnet-base-cased: used when the hub (or its cache) is reachable
+    asset: Optional[str] = None  # a packaged offline model (hpc_itt.assets.model_asset)
+    path: Optional[str] = None  # a local HF folder
+    offline_alternative: Optional[str] = None  # preset named in the error when the hub is unreachable
+    multilingual: bool = False
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceSpec:
+    """One concrete dataset: a hub id, a packaged asset, or a local csv/tsv/jsonl/json file."""
+
+    hub: Optional[str] = None
+    config: Optional[str] = None
+    split: str = "train"
+    asset: Optional[str] = None
+    path: Optional[str] = None
+    text_fields: list[str] = field(default_factory=lambda: ["text"])
+    label_field: str = "label"
+    label_map: Optional[dict[str, int]] = None  # raw label (as string) -> class id
+    language: str = "en"
+
+
+@dataclass
+class DatasetSpec:
+    """A dataset in a task, with the source a cluster user loads (hub) and one that works offline."""
+
+    description: str = ""
+    num_labels: int = 2  # 1 for regression
+    hub: Optional[SourceSpec] = None
+    offline: Optional[SourceSpec] = None
+
+
+@dataclass
+class TaskSpec:
+    name: str = ""
+    kind: TaskKind = "classification"
+    description: str = ""
+    intermediate: DatasetSpec = field(default_factory=DatasetSpec)
+    targets: dict[str, DatasetSpec] = field(default_factory=dict)  # e.g. domain, crosslingual
+
+
+@dataclass
+class TrainConfig:
+    """One training stage. Batch sizes are per process; the global batch is micro × accum × world."""
+
+    epochs: int = 3
+    lr: float = 5e-5
+    micro_batch_size: int = 16
+    grad_accum: int = 1
+    max_length: int = 128
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    zero_stage: int = 2
+    precision: Precision = "bf16"
+    save_every_steps: int = 0  # 0: checkpoint at each epoch end only
+    log_every_steps: int = 10
+    max_train_examples: Optional[int] = None
+    max_eval_examples: Optional[int] = None
+    select: Literal["best", "last"] = "best"  # which checkpoint the stage hands on
+
+
+@dataclass
+class DataConfig:
+    source: Literal["hub", "offline"] = "hub"
+    train_fraction: float = 0.7  # the seed study's 70% training split
+    eval_fraction: float = 0.15  # validation (model selection); the rest is the test split
+    split_seed: int = 42
+    length_grouped: bool = True
+    num_proc: int = 1
+
+
+@dataclass
+class ClusterConfig:
+    """Where jobs run. `kind` picks the submitit executor; the rest maps onto its parameters."""
+
+    kind: Literal["local", "slurm", "debug"] = "local"
+    nodes: int = 1
+    tasks_per_node: int = 2  # processes of the intermediate job on each node (one per GPU on clusters)
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+    mem_gb: int = 0
+    timeout_min: int = 60
+    target_timeout_min: int = 60
+    array_parallelism: int = 2
+    partition: Optional[str] = None
+    account: Optional[str] = None
+    qos: Optional[str] = None
+    constraint: Optional[str] = None
+    setup: list[str] = field(default_factory=list)
+    extra_sbatch: dict[str, str] = field(default_factory=dict)
+    launcher: Literal["submitit", "mpi"] = "submitit"
+
+
+@dataclass
+class StudyConfig:
+    """An experiment: the grid models × tasks × targets × seeds × arms and how to train it."""
+
+    name: str = "study"
+    output_dir: str = "outputs/study"
+    logdir: str = "logs"
+    models: list[str] = field(default_factory=lambda: ["bert-base"])
+    tasks: list[str] = field(default_factory=lambda: ["sentiment"])
+    targets: list[str] = field(default_factory=lambda: ["domain", "crosslingual"])
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    arms: list[Arm] = field(default_factory=lambda: ["itt", "no_itt"])
+    intermediate_seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    intermediate: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100))
+    target: TrainConfig = field(default_factory=TrainConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)

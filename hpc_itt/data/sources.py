@@ -1,0 +1,127 @@
+"""Load one dataset (hub id, packaged offline asset, or local file) into the common column layout
+`text_a`, `text_b` (sentence pairs only), `label`, validated against the task's label space."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import datasets
+
+from hpc_itt.config.schema import DatasetSpec, SourceSpec
+from hpc_itt.errors import UserError
+
+_FORMATS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".jsonl": ("json", {}),
+            ".json": ("json", {})}
+
+
+def fingerprint(*parts) -> str:
+    """A `datasets` fingerprint from plain values: deterministic across processes, unlike the
+    hash of a closure, so the Arrow cache is shared by every job that asks for the same data."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def source_of(dataset: DatasetSpec, which: str) -> SourceSpec:
+    source = getattr(dataset, which)
+    if source is None:
+        raise UserError(f"dataset {dataset.description!r} has no {which!r} source")
+    return source
+
+
+def describe(source: SourceSpec) -> str:
+    if source.hub:
+        return f"hub:{source.hub}" + (f"/{source.config}" if source.config else "") + f"[{source.split}]"
+    return f"asset:{source.asset}" if source.asset else f"file:{source.path}"
+
+
+def load_raw(source: SourceSpec) -> datasets.Dataset:
+    if source.hub:
+        return _load_hub(source)
+    if source.asset:
+        from hpc_itt.assets import AssetError, dataset_asset
+
+        try:
+            path = dataset_asset(source.asset)
+        except AssetError as err:
+            raise UserError(str(err)) from None
+        return datasets.load_dataset("json", data_files=str(path), split="train")
+    return _load_file(Path(source.path))
+
+
+def _load_hub(source: SourceSpec) -> datasets.Dataset:
+    try:
+        return datasets.load_dataset(source.hub, source.config, split=source.split)
+    except (ConnectionError, OSError) as err:
+        raise UserError(f"cannot load dataset {describe(source)}: the hub is unreachable and it is not cached "
+                        f"({type(err).__name__}); run `--stage prepare` where the hub is reachable, or use "
+                        f"data.source=offline") from None
+    except ValueError as err:
+        raise UserError(f"cannot load dataset {describe(source)}: {str(err).splitlines()[0]}") from None
+
+
+def _load_file(path: Path) -> datasets.Dataset:
+    if not path.is_file():
+        raise UserError(f"dataset file not found: {path}")
+    if path.suffix not in _FORMATS:
+        raise UserError(f"dataset file {path} has unsupported format {path.suffix!r} (valid: {', '.join(_FORMATS)})")
+    builder, kwargs = _FORMATS[path.suffix]
+    try:
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except Exception as err:  # pyarrow/pandas parse errors are long and deep: keep the first line
+        raise UserError(f"cannot parse dataset file {path}: {str(err).splitlines()[0]}") from None
+
+
+def normalise(raw: datasets.Dataset, source: SourceSpec, num_labels: int, kind: str) -> datasets.Dataset:
+    """Rename to text_a/text_b/label and check every label lies in the task's label space."""
+    name = describe(source)
+    needed = [*source.text_fields, source.label_field]
+    missing = [c for c in needed if c not in raw.column_names]
+    if missing:
+        raise UserError(f"dataset {name} has no column {missing[0]!r} (columns: {', '.join(raw.column_names)})")
+    if len(raw) == 0:
+        raise UserError(f"dataset {name} is empty")
+    if not 1 <= len(source.text_fields) <= 2:
+        raise UserError(f"dataset {name}: text_fields must name 1 or 2 columns, got {source.text_fields}")
+    keep = raw.select_columns(needed)
+    renames = {source.text_fields[0]: "text_a", source.label_field: "label"}
+    if len(source.text_fields) == 2:
+        renames[source.text_fields[1]] = "text_b"
+    keep = keep.rename_columns({k: v for k, v in renames.items() if k != v})
+    convert = _label_converter(source, num_labels, kind, name)
+    fp = fingerprint(raw._fingerprint, dataclasses.asdict(source), num_labels, kind, "normalise-v1")
+    keep = keep.map(lambda row: {"label": convert(row["label"])}, features=_features(keep, kind),
+                    new_fingerprint=fp + "-labels", desc=f"labels of {name}")
+    return keep.filter(lambda row: row["text_a"] is not None and row["text_a"].strip() != "",
+                       new_fingerprint=fp + "-nonempty", desc=f"drop empty texts of {name}")
+
+
+def _features(ds: datasets.Dataset, kind: str) -> datasets.Features:
+    features = datasets.Features({k: datasets.Value("string") for k in ds.column_names if k != "label"})
+    features["label"] = datasets.Value("float32" if kind == "regression" else "int64")
+    return features
+
+
+def _label_converter(source: SourceSpec, num_labels: int, kind: str, name: str):
+    def convert(value):
+        if value is None:
+            raise UserError(f"dataset {name} has a row without a label")
+        if kind == "regression":
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise UserError(f"dataset {name}: label {value!r} is not a number (regression task)") from None
+        if source.label_map is not None:
+            if str(value) not in source.label_map:
+                raise UserError(f"dataset {name}: label {value!r} is not in label_map "
+                                f"(valid: {', '.join(source.label_map)})")
+            value = source.label_map[str(value)]
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < num_labels:
+            raise UserError(f"dataset {name}: label {value!r} is outside the label space "
+                            f"(valid: 0..{num_labels - 1}; map raw labels with label_map)")
+        return value
+
+    return convert

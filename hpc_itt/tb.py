@@ -1,0 +1,36 @@
+"""TensorBoard writing, rank 0 only: one run directory per stage / model / task / arm / seed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TBLogger:
+    """A no-op on every rank but 0, so call sites need no rank checks.
+
+    `purge_step` makes a resumed run drop the events its previous segment logged after the
+    checkpoint it resumes from, so a requeued run shows one clean curve.
+    """
+
+    def __init__(self, logdir: str | Path | None, enabled: bool, purge_step: int | None = None):
+        self.writer = None
+        if enabled and logdir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            Path(logdir).mkdir(parents=True, exist_ok=True)
+            self.writer = SummaryWriter(str(logdir), purge_step=purge_step or None)
+
+    def scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
+        if self.writer is None:
+            return
+        for key, value in values.items():
+            if value is not None:
+                self.writer.add_scalar(f"{prefix}/{key}", value, step)
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        if self.writer is not None:
+            self.writer.add_text(tag, text, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()

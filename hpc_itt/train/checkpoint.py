@@ -1,0 +1,83 @@
+"""Atomic DeepSpeed checkpoints.
+
+Every rank writes its ZeRO shards into `.tmp-<tag>`; after a barrier rank 0 renames the folder to
+`<tag>` and only then moves the pointer file (`latest`, `best`) to it, itself written through a
+temp file + rename. A job killed at any moment leaves either the previous complete checkpoint or
+the new one, never a pointer to half-written shards. The folder must be on a filesystem all ranks
+share (it is where a requeued job looks for its state).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from hpc_itt import distributed
+from hpc_itt.errors import UserError
+
+LATEST, BEST = "latest", "best"
+
+
+def read_pointer(root: Path, pointer: str = LATEST) -> str | None:
+    path = Path(root) / pointer
+    if not path.is_file():
+        return None
+    tag = path.read_text().strip()
+    if not tag or not (Path(root) / tag).is_dir():
+        raise UserError(f"corrupt checkpoint: {path} points to {tag!r}, which is not a checkpoint folder in {root}")
+    return tag
+
+
+def write_pointer(root: Path, pointer: str, tag: str) -> None:
+    tmp = Path(root) / f".{pointer}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(tag)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, Path(root) / pointer)
+
+
+def save(engine, root: Path, tag: str, client_state: dict, pointers: tuple[str, ...] = (LATEST,),
+         is_main: bool = True, keep: int = 1) -> None:
+    """Collective: every rank must call it at the same step."""
+    root = Path(root)
+    tmp_tag = f".tmp-{tag}"
+    if is_main:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root / tmp_tag, ignore_errors=True)
+    distributed.barrier()
+    engine.save_checkpoint(str(root), tag=tmp_tag, client_state=client_state, save_latest=False)
+    distributed.barrier()
+    if is_main:
+        if (root / tag).exists():
+            shutil.rmtree(root / tag)
+        os.replace(root / tmp_tag, root / tag)
+        for pointer in pointers:
+            write_pointer(root, pointer, tag)
+        _prune(root, keep)
+    distributed.barrier()
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Drop old step folders nobody points to, keeping the newest `keep`."""
+    pinned = {p.read_text().strip() for p in (root / LATEST, root / BEST) if p.is_file()}
+    steps = sorted((d for d in root.iterdir() if d.is_dir() and d.name.startswith("step")),
+                   key=lambda d: int(d.name[4:]) if d.name[4:].isdigit() else -1)
+    for old in steps[:-keep] if keep else steps:
+        if old.name not in pinned:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load(engine, root: Path, pointer: str = LATEST) -> dict | None:
+    """Restore engine, optimizer and scheduler from the pointed-to tag; None when there is none."""
+    tag = read_pointer(root, pointer)
+    if tag is None:
+        return None
+    try:
+        path, client_state = engine.load_checkpoint(str(root), tag=tag)
+    except Exception as err:  # noqa: BLE001 - torch/DeepSpeed raise many kinds for damaged files
+        raise UserError(f"corrupt checkpoint {Path(root) / tag}: {type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else ''}") from None
+    if path is None:
+        raise UserError(f"corrupt checkpoint {Path(root) / tag}: DeepSpeed found no model states in it")
+    return client_state or {}

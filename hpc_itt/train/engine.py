@@ -1,0 +1,58 @@
+"""DeepSpeed engine from a TrainConfig: the ZeRO stage and precision come from config; the
+optimizer (torch AdamW) and the warmup + linear-decay schedule are passed in, so no DeepSpeed op
+is JIT-compiled and the same code runs on CPU (gloo) and GPU (nccl)."""
+from __future__ import annotations
+
+import torch
+
+from hpc_itt.config.schema import TrainConfig
+from hpc_itt.errors import UserError
+
+
+def ds_config(cfg: TrainConfig, world: int, tb_dir: str | None = None) -> dict:
+    config = {
+        "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "train_batch_size": cfg.micro_batch_size * cfg.grad_accum * world,
+        "gradient_clipping": cfg.grad_clip,
+        "zero_optimization": {"stage": cfg.zero_stage},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if cfg.precision == "bf16":
+        config["bf16"] = {"enabled": True}
+        # Accumulating in bf16 under ZeRO diverges (DeepSpeed #2768, #4713): accumulate in fp32.
+        config["data_types"] = {"grad_accum_dtype": "fp32"}
+    elif cfg.precision == "fp16":
+        config["fp16"] = {"enabled": True, "initial_scale_power": 16, "loss_scale_window": 1000}
+    return config
+
+
+def check_precision(precision: str) -> None:
+    if precision == "fp16" and not torch.cuda.is_available():
+        raise UserError("precision 'fp16' needs a GPU (no CUDA device here); use precision=bf16 or fp32")
+
+
+def lr_lambda(total_steps: int, warmup_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def build(model, cfg: TrainConfig, world: int, total_steps: int):
+    import deepspeed
+
+    check_precision(cfg.precision)
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    warmup = int(round(cfg.warmup_ratio * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, warmup))
+    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
+                                           config=ds_config(cfg, world))
+    return engine

@@ -1,0 +1,271 @@
+"""The one training loop both stages use, on `deepspeed.initialize`.
+
+Read top to bottom: set up (process group, data, model, engine, resume) → epochs of optimizer
+steps with periodic all-rank checkpoints → evaluation and a checkpoint at every epoch end → the
+selected checkpoint is scored on the test split → `result.json`. A finished job returns its saved
+result; an interrupted one resumes from `latest` at the exact micro-batch where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hpc_itt import distributed
+from hpc_itt.config.schema import DataConfig, DatasetSpec, TrainConfig
+from hpc_itt.data.batching import Collator, epoch_batches, eval_batches, padded_fraction
+from hpc_itt.data.prepare import data_fingerprint, prepare
+from hpc_itt.errors import UserError
+from hpc_itt.models import build_task_model, load_tokenizer
+from hpc_itt.tb import TBLogger
+from hpc_itt.train import checkpoint, engine as engine_lib, metrics
+
+RESULT = "result.json"
+
+
+@dataclass
+class TrainJob:
+    """Everything one training run needs, as plain values (it is pickled into submitit jobs)."""
+
+    name: str
+    model_source: str
+    num_labels: int
+    kind: str
+    dataset: DatasetSpec
+    data: DataConfig
+    train: TrainConfig
+    out_dir: str
+    tb_dir: str | None
+    seed: int
+    launcher: str = "submitit"
+    stop_after_steps: int | None = None  # tests: save and stop here, as a preempted job would
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint must restore besides the engine: where in the data we are."""
+
+    epoch: int = 0
+    micro: int = 0  # micro-batches of the current epoch already consumed
+    step: int = 0  # optimizer steps
+    best: float = float("-inf")
+    history: list = field(default_factory=list)
+
+
+def run(job: TrainJob) -> dict:
+    out = Path(job.out_dir)
+    if (out / RESULT).is_file():
+        return json.loads((out / RESULT).read_text())
+    dist = distributed.init(job.launcher)
+    cfg = job.train
+    splits = _prepare_data(job, dist)
+    collate = Collator(load_tokenizer(job.model_source))
+    lengths = splits["train"]["length"]
+    steps_per_epoch = len(epoch_batches(lengths, cfg.micro_batch_size, dist.world_size, job.seed, 0,
+                                        job.data.length_grouped)[0]) // cfg.grad_accum
+    if steps_per_epoch == 0:
+        raise UserError(f"{job.name}: {len(lengths)} training rows are fewer than one global batch "
+                        f"({cfg.micro_batch_size} x {cfg.grad_accum} x {dist.world_size} processes)")
+    model = build_task_model(job.model_source, job.num_labels, job.kind, job.seed)
+    engine = engine_lib.build(model, cfg, dist.world_size, steps_per_epoch * cfg.epochs)
+    ckpt = out / "checkpoints"
+    state = TrainState(**(checkpoint.load(engine, ckpt) or {}).get("train_state", {}))
+    tb = TBLogger(job.tb_dir, dist.is_main, purge_step=state.step)
+    steplog = _StepLog(out / "train_log.jsonl", dist.is_main, state.step)
+    started = time.time()
+
+    for epoch in range(state.epoch, cfg.epochs):
+        batches = epoch_batches(lengths, cfg.micro_batch_size, dist.world_size, job.seed, epoch,
+                                job.data.length_grouped)[dist.rank]
+        meter = _Meter()
+        for micro in range(state.micro, steps_per_epoch * cfg.grad_accum):
+            torch.manual_seed(_step_seed(job.seed, epoch, micro, dist.rank))  # dropout: same on resume
+            batch = _to_device(collate(_rows(splits["train"], batches[micro])), engine, job.kind)
+            loss = engine(**batch).loss
+            engine.backward(loss)
+            engine.step()
+            meter.add(loss, batch)
+            state.micro = micro + 1
+            if state.micro % cfg.grad_accum:
+                continue
+            state.step += 1
+            if state.step % cfg.log_every_steps == 0:
+                logged = meter.flush(engine)
+                tb.scalars("train", logged, state.step)
+                steplog.write({"step": state.step, "epoch": epoch, **logged})
+            if cfg.save_every_steps and state.step % cfg.save_every_steps == 0:
+                checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
+                                is_main=dist.is_main)
+            if job.stop_after_steps and state.step >= job.stop_after_steps:
+                checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
+                                is_main=dist.is_main)
+                tb.close()
+                return {"interrupted_at_step": state.step}
+        val = evaluate(engine, splits["validation"], collate, job.kind, dist, cfg.micro_batch_size)
+        primary = val[metrics.PRIMARY[job.kind]]
+        improved = primary > state.best
+        state.best = max(state.best, primary)
+        state.history.append({"epoch": epoch + 1, "step": state.step, "train_loss": meter.epoch_loss(engine),
+                              **{f"val_{k}": v for k, v in val.items()}})
+        state.epoch, state.micro = epoch + 1, 0
+        tb.scalars("eval", val, state.step)
+        pointers = (checkpoint.LATEST, checkpoint.BEST) if improved else (checkpoint.LATEST,)
+        checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)}, pointers,
+                        is_main=dist.is_main)
+
+    result = _final_result(job, engine, splits, collate, dist, state, ckpt)
+    result["train_seconds_this_segment"] = round(time.time() - started, 2)
+    tb.scalars("test", result["test"], state.step)
+    tb.close()
+    if dist.is_main:
+        _write_json(out / RESULT, result)
+    distributed.barrier()
+    return result
+
+
+def _prepare_data(job: TrainJob, dist):
+    """Rank 0 loads and tokenizes first; the others then read its `datasets` cache files."""
+    cfg = job.train
+
+    def load():
+        return prepare(job.dataset, job.kind, job.data, load_tokenizer(job.model_source), cfg.max_length,
+                       cfg.max_train_examples, cfg.max_eval_examples)
+
+    splits = load() if dist.is_main else None
+    distributed.barrier()
+    return splits if splits is not None else load()
+
+
+def _final_result(job, engine, splits, collate, dist, state: TrainState, ckpt: Path) -> dict:
+    pointer = checkpoint.BEST if job.train.select == "best" else checkpoint.LATEST
+    selected = checkpoint.read_pointer(ckpt, pointer)
+    if selected != checkpoint.read_pointer(ckpt, checkpoint.LATEST):
+        checkpoint.load(engine, ckpt, pointer)
+    selected_epoch = next((h for h in state.history if f"step{h['step']}" == selected), state.history[-1])
+    return {
+        "name": job.name, "kind": job.kind, "primary_metric": metrics.PRIMARY[job.kind],
+        "selected": {"pointer": pointer, "tag": selected, "epoch": selected_epoch["epoch"]},
+        "validation": evaluate(engine, splits["validation"], collate, job.kind, dist, job.train.micro_batch_size),
+        "test": evaluate(engine, splits["test"], collate, job.kind, dist, job.train.micro_batch_size),
+        "history": state.history, "steps": state.step, "world_size": dist.world_size, "seed": job.seed,
+        "model_source": job.model_source, "data": data_fingerprint(splits),
+        "train_config": asdict(job.train),
+    }
+
+
+def evaluate(engine, ds, collate, kind: str, dist, batch_size: int) -> dict[str, float]:
+    """Every rank scores a shard; ranks with fewer batches repeat one so that collective forwards
+    (ZeRO-3) stay in step, and the repeats are discarded."""
+    shards = eval_batches(ds["length"], batch_size, dist.world_size)
+    mine, rounds = shards[dist.rank], max(len(s) for s in shards)
+    preds, labels = [], []
+    engine.eval()
+    with torch.no_grad():
+        for i in range(rounds):
+            idx = mine[i] if i < len(mine) else (mine or shards[0])[0]
+            batch = _to_device(collate(_rows(ds, idx)), engine, kind)
+            gold = batch.pop("labels")
+            logits = engine(**batch).logits.float().cpu().numpy()
+            if i < len(mine):
+                preds.append(metrics.predictions_from_logits(kind, logits))
+                labels.append(gold.float().cpu().numpy())
+    engine.train()
+    local = (np.concatenate(preds) if preds else np.zeros(0), np.concatenate(labels) if labels else np.zeros(0))
+    gathered = [None] * dist.world_size
+    if dist.world_size > 1:
+        torch.distributed.all_gather_object(gathered, local)
+    else:
+        gathered = [local]
+    all_preds = np.concatenate([g[0] for g in gathered])
+    all_labels = np.concatenate([g[1] for g in gathered])
+    if kind == "classification":
+        all_labels = all_labels.astype(int)
+    return metrics.compute(kind, all_preds, all_labels)
+
+
+class _Meter:
+    """Loss and throughput since the last log line, summed over ranks when logged."""
+
+    def __init__(self):
+        self.reset()
+        self.epoch_sum, self.epoch_n = 0.0, 0
+
+    def reset(self):
+        self.loss, self.n, self.samples, self.tokens, self.pads, self.t0 = 0.0, 0, 0, 0, 0, time.perf_counter()
+
+    def add(self, loss, batch):
+        pads, total = padded_fraction(batch)
+        value = float(loss.detach().float())
+        self.loss, self.n = self.loss + value, self.n + 1
+        self.epoch_sum, self.epoch_n = self.epoch_sum + value, self.epoch_n + 1
+        self.samples += len(batch["labels"])
+        self.tokens, self.pads = self.tokens + total - pads, self.pads + pads
+
+    def flush(self, engine) -> dict[str, float]:
+        totals = _all_reduce([self.loss, self.n, self.samples, self.tokens, self.pads])
+        seconds = max(time.perf_counter() - self.t0, 1e-9)
+        norm = engine.get_global_grad_norm()
+        out = {"loss": totals[0] / max(totals[1], 1), "lr": engine.get_lr()[0],
+               "grad_norm": None if norm is None else float(norm),
+               "samples_per_s": totals[2] / seconds, "tokens_per_s": totals[3] / seconds,
+               "padded_fraction": totals[4] / max(totals[3] + totals[4], 1)}
+        self.reset()
+        return out
+
+    def epoch_loss(self, engine) -> float:
+        totals = _all_reduce([self.epoch_sum, self.epoch_n])
+        return totals[0] / max(totals[1], 1)
+
+
+def _all_reduce(values: list[float]) -> list[float]:
+    tensor = torch.tensor(values, dtype=torch.float64)
+    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+        tensor = tensor.to(device)
+        torch.distributed.all_reduce(tensor)
+    return tensor.cpu().tolist()
+
+
+class _StepLog:
+    """Per-log-step records on rank 0; a resumed run first drops the lines after its checkpoint."""
+
+    def __init__(self, path: Path, enabled: bool, resume_step: int):
+        self.path, self.enabled = path, enabled
+        if enabled and path.is_file():
+            kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
+            path.write_text("".join(line + "\n" for line in kept))
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+
+def _step_seed(seed: int, epoch: int, micro: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, micro, rank]).generate_state(1)[0])
+
+
+def _rows(ds, indices: list[int]) -> list[dict]:
+    columns = ds[indices]
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def _to_device(batch: dict, engine, kind: str) -> dict:
+    out = {k: v.to(engine.device) for k, v in batch.items()}
+    if kind == "regression":
+        dtype = next(engine.module.parameters()).dtype
+        out["labels"] = out["labels"].to(dtype if dtype.is_floating_point else torch.float32)
+    return out
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float))
+    os.replace(tmp, path)
