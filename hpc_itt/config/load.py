@@ -150,9 +150,9 @@ def _check_study(study: StudyConfig) -> None:
         for target in study.targets:
             if target not in task.targets:
                 raise UserError(f"task {task_name!r} has no target {target!r} (valid: {choices(task.targets)})")
-            if task.kind == "regression" and task.targets[target].num_labels != 1:
-                raise UserError(f"task {task_name!r} is a regression: target {target!r} needs num_labels: 1")
-        for dataset in [task.intermediate, *task.targets.values()]:
+        for dataset in [task.intermediate, *(task.targets[t] for t in study.targets)]:
+            if task.kind == "regression" and dataset.num_labels != 1:
+                raise UserError(f"task {task_name!r} is a regression: {dataset.description!r} needs num_labels: 1")
             if getattr(dataset, study.data.source) is None:
                 raise UserError(f"task {task_name!r} has no {study.data.source!r} source for "
                                 f"{dataset.description or 'a dataset'} (set data.source to the other one)")

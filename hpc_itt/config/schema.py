@@ -35,6 +35,7 @@ class SourceSpec:
     text_fields: list[str] = field(default_factory=lambda: ["text"])
     label_field: str = "label"
     label_map: Optional[dict[str, int]] = None  # raw label (as string) -> class id
+    num_labels: Optional[int] = None  # when this source's label space differs from the dataset's
     language: str = "en"
 
 

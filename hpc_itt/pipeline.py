@@ -1,0 +1,150 @@
+"""The stages in order — prepare → intermediate → consolidate → target grid → report — each
+skipping what is already on disk. Local and debug runs block and go on to the next stage; the
+Slurm chain is submitted at once with `afterok` dependencies and returns."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from hpc_itt import executors, plan, report
+from hpc_itt.config.load import resolve_task
+from hpc_itt.config.schema import StudyConfig
+from hpc_itt.errors import UserError
+
+STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all")
+
+
+def say(message: str) -> None:
+    print(f"[hpc_itt {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def jobs_folder(study: StudyConfig, stage: str) -> Path:
+    return plan.root(study) / "jobs" / stage / "%j"
+
+
+def execute(study: StudyConfig, stage: str) -> int:
+    if stage == "report":
+        run_report(study)
+        return 0
+    sources = plan.model_sources(study, download=stage in ("prepare", "all"))
+    if study.cluster.kind == "slurm":
+        from hpc_itt.slurm_chain import submit_chain
+
+        return submit_chain(study, stage, sources)
+    if stage in ("prepare", "all"):
+        prepare(study, sources)
+    if stage in ("intermediate", "all"):
+        run_intermediate(study, sources)
+    if stage == "consolidate":
+        run_consolidate(study, sources)
+    failed = run_targets(study, sources) if stage in ("target", "all") else []
+    if stage in ("target", "all"):
+        run_report(study)
+    if failed:
+        say(f"{len(failed)} cell(s) failed: {', '.join(failed)}; rerun --stage target to retry only those")
+        return 1
+    return 0
+
+
+# ---- prepare -------------------------------------------------------------------------------------
+def prepare(study: StudyConfig, sources: dict[str, str]) -> None:
+    """Load and tokenize every dataset once, here, so jobs only read the `datasets` cache."""
+    from hpc_itt.data.prepare import prepare as prepare_dataset
+    from hpc_itt.models import load_tokenizer
+
+    for model, source in sources.items():
+        tokenizer = load_tokenizer(source)
+        for task_name in study.tasks:
+            task = resolve_task(task_name)
+            todo = [("intermediate", task.intermediate, study.intermediate)] if "itt" in study.arms else []
+            todo += [(t, task.targets[t], study.target) for t in study.targets]
+            for label, dataset, cfg in todo:
+                splits = prepare_dataset(dataset, task.kind, study.data, tokenizer, cfg.max_length,
+                                         cfg.max_train_examples, cfg.max_eval_examples)
+                sizes = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+                say(f"prepared {model}/{task_name}/{label}: {sizes}")
+
+
+# ---- intermediate + consolidate ------------------------------------------------------------------
+def pending_intermediate(study: StudyConfig) -> list[tuple[str, str]]:
+    return [(m, t) for m, t in plan.intermediate_pairs(study)
+            if not (plan.consolidated_dir(study, m, t) / "manifest.json").is_file()]
+
+
+def run_intermediate(study: StudyConfig, sources: dict[str, str], consolidate_too: bool = True) -> None:
+    from hpc_itt.stages import IntermediateStage
+
+    for model, task in pending_intermediate(study):
+        executor = executors.make(study.cluster, jobs_folder(study, "intermediate"), "intermediate",
+                                  f"itt-{model}-{task}")
+        job = executor.submit(IntermediateStage(study, model, task, sources[model]))
+        say(f"intermediate {model}/{task}: job {job.job_id} ({study.cluster.tasks_per_node} processes), "
+            f"log {job.paths.stdout}")
+        result = _wait(job, f"intermediate {model}/{task}")
+        say(f"intermediate {model}/{task} done: validation {result['validation']}, test {result['test']}")
+        if consolidate_too:
+            run_consolidate(study, sources, [(model, task)])
+
+
+def run_consolidate(study: StudyConfig, sources: dict[str, str], pairs=None) -> None:
+    from hpc_itt.stages import ConsolidateStage
+
+    for model, task in pairs if pairs is not None else pending_intermediate(study):
+        executor = executors.make(study.cluster, jobs_folder(study, "consolidate"), "consolidate",
+                                  f"consolidate-{model}-{task}")
+        result = _wait(executor.submit(ConsolidateStage(study, model, task, sources[model])),
+                       f"consolidate {model}/{task}")
+        say(f"consolidated {model}/{task} ({result['tag']}) → {result['dir']}")
+
+
+# ---- target grid ---------------------------------------------------------------------------------
+def run_targets(study: StudyConfig, sources: dict[str, str]) -> list[str]:
+    """Run every cell that is not done; returns the keys of cells that failed."""
+    from hpc_itt.stages import TargetCell
+
+    todo = [c for c in plan.cells(study) if not plan.is_done(study, c)]
+    missing_itt = sorted({f"{c.model}/{c.task}" for c in todo if c.arm == "itt"
+                          and not (plan.consolidated_dir(study, c.model, c.task) / "manifest.json").is_file()})
+    if missing_itt:
+        raise UserError(f"the ITT arm needs consolidated checkpoints that do not exist yet: {', '.join(missing_itt)} "
+                        f"(run --stage intermediate first)")
+    skipped = len(plan.cells(study)) - len(todo)
+    say(f"target grid: {len(todo)} cell(s) to run, {skipped} already done")
+    failed = []
+    width = study.cluster.array_parallelism
+    for start in range(0, len(todo), width):  # the local executor has no array throttle of its own
+        chunk = todo[start:start + width]
+        executor = executors.make(study.cluster, jobs_folder(study, "target"), "target", "itt-target")
+        jobs = [executor.submit(TargetCell(study, cell, sources[cell.model])) for cell in chunk]
+        for cell, job in zip(chunk, jobs):
+            try:
+                metrics = job.result()
+                say(f"cell {cell.key}: test {metrics['test']}")
+            except Exception as err:  # noqa: BLE001 - a failed cell must not stop the grid
+                failed.append(cell.key)
+                say(f"cell {cell.key} FAILED: {_last_line(err)} (log {job.paths.stderr})")
+    return failed
+
+
+def _wait(job, what: str) -> dict:
+    try:
+        return job.results()[0]  # a multi-process job returns one result per rank; rank 0's is the one
+    except Exception as err:  # noqa: BLE001
+        raise UserError(f"{what} failed: {_last_line(err)} (log {job.paths.stderr})") from None
+
+
+def _last_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in reversed(lines):  # the remote traceback's last "SomeError: message" line
+        if "Error" in line or "error" in line:
+            return line
+    return lines[-1] if lines else type(err).__name__
+
+
+# ---- report --------------------------------------------------------------------------------------
+def run_report(study: StudyConfig) -> dict:
+    written = report.write(study)
+    say(f"report: {written['dir']}/report.md and report.csv")
+    sys.stdout.write("\n" + written["markdown"] + "\n")
+    return written

@@ -1,0 +1,101 @@
+"""The experiment's layout on disk and the jobs of each stage, derived from a StudyConfig.
+
+    <output_dir>/intermediate/<model>/<task>/               training run (checkpoints/, result.json)
+    <output_dir>/intermediate/<model>/<task>/consolidated/  HF checkpoint + manifest.json
+    <output_dir>/target/<model>/<task>/<target>/<arm>/seed<k>/   one grid cell (metrics.json, DONE)
+    <output_dir>/report/                                    report.md, report.csv
+    <logdir>/<study>/{intermediate,target}/...              TensorBoard, same tree
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpc_itt.config.load import resolve_model, resolve_task
+from hpc_itt.config.schema import StudyConfig
+from hpc_itt.data.sources import num_labels
+from hpc_itt.train.loop import TrainJob
+
+DONE = "DONE"
+METRICS = "metrics.json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    task: str
+    target: str
+    arm: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/{self.task}/{self.target}/{self.arm}/seed{self.seed}"
+
+
+def root(study: StudyConfig) -> Path:
+    return Path(study.output_dir)
+
+
+def intermediate_dir(study: StudyConfig, model: str, task: str) -> Path:
+    return root(study) / "intermediate" / model / task
+
+
+def consolidated_dir(study: StudyConfig, model: str, task: str) -> Path:
+    return intermediate_dir(study, model, task) / "consolidated"
+
+
+def cell_dir(study: StudyConfig, cell: Cell) -> Path:
+    return root(study) / "target" / cell.key
+
+
+def tb_dir(study: StudyConfig, *parts: str) -> Path:
+    return Path(study.logdir) / study.name / Path(*parts)
+
+
+def intermediate_pairs(study: StudyConfig) -> list[tuple[str, str]]:
+    """(model, task) pairs that need an intermediate run: only when some cell uses ITT."""
+    if "itt" not in study.arms:
+        return []
+    return list(itertools.product(study.models, study.tasks))
+
+
+def cells(study: StudyConfig) -> list[Cell]:
+    return [Cell(*values) for values in
+            itertools.product(study.models, study.tasks, study.targets, study.arms, study.seeds)]
+
+
+def is_done(study: StudyConfig, cell: Cell) -> bool:
+    return (cell_dir(study, cell) / DONE).is_file()
+
+
+def read_metrics(study: StudyConfig, cell: Cell) -> dict | None:
+    path = cell_dir(study, cell) / METRICS
+    return json.loads(path.read_text()) if is_done(study, cell) and path.is_file() else None
+
+
+def intermediate_job(study: StudyConfig, model: str, task: str, model_source: str) -> TrainJob:
+    spec = resolve_task(task)
+    return TrainJob(
+        name=f"intermediate {model}/{task}", model_source=model_source, num_labels=num_labels(spec.intermediate, study.data.source),
+        kind=spec.kind, dataset=spec.intermediate, data=study.data, train=study.intermediate,
+        out_dir=str(intermediate_dir(study, model, task)), tb_dir=str(tb_dir(study, "intermediate", model, task)),
+        seed=study.intermediate_seed, launcher=study.cluster.launcher)
+
+
+def target_job(study: StudyConfig, cell: Cell, model_source: str) -> TrainJob:
+    spec = resolve_task(cell.task)
+    source = str(consolidated_dir(study, cell.model, cell.task)) if cell.arm == "itt" else model_source
+    dataset = spec.targets[cell.target]
+    return TrainJob(
+        name=f"target {cell.key}", model_source=source, num_labels=num_labels(dataset, study.data.source), kind=spec.kind,
+        dataset=dataset, data=study.data, train=study.target, out_dir=str(cell_dir(study, cell)),
+        tb_dir=str(tb_dir(study, "target", cell.key)), seed=cell.seed, launcher="submitit")
+
+
+def model_sources(study: StudyConfig, download: bool = False) -> dict[str, str]:
+    from hpc_itt.models import model_source
+
+    return {name: model_source(resolve_model(name), download=download) for name in study.models}

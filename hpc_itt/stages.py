@@ -1,0 +1,99 @@
+"""What runs inside a job. Each stage is a small picklable callable whose state lives on disk, so
+it is idempotent (a rerun returns the saved result) and resumable (a requeue continues from the
+latest checkpoint).
+
+`checkpoint()` (submitit's preemption hook) runs on rank 0 only, inside a signal handler, while a
+ZeRO save is a collective of all ranks: so it never saves, it only resubmits a fresh copy of the
+stage, and the training loop's periodic all-rank checkpoints are what the requeued job resumes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import submitit
+
+from hpc_itt import plan
+from hpc_itt.config.schema import StudyConfig
+
+
+def quiet_progress() -> None:
+    """Progress bars are noise in Slurm logs and captured output: only show them on a terminal."""
+    import sys
+
+    if not sys.stderr.isatty():
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+
+
+def _quiet_and_threads(cpus: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, cpus))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_progress()
+
+
+def _summary(result: dict) -> dict:
+    return {k: result.get(k) for k in ("name", "test", "validation", "selected", "steps", "interrupted_at_step")}
+
+
+class IntermediateStage(submitit.helpers.Checkpointable):
+    def __init__(self, study: StudyConfig, model: str, task: str, model_source: str):
+        self.study, self.model, self.task, self.model_source = study, model, task, model_source
+
+    def __call__(self) -> dict:
+        from hpc_itt.train import loop
+
+        _quiet_and_threads(self.study.cluster.cpus_per_task)
+        return _summary(loop.run(plan.intermediate_job(self.study, self.model, self.task, self.model_source)))
+
+
+class ConsolidateStage(submitit.helpers.Checkpointable):
+    def __init__(self, study: StudyConfig, model: str, task: str, model_source: str):
+        self.study, self.model, self.task, self.model_source = study, model, task, model_source
+
+    def __call__(self) -> dict:
+        from hpc_itt.config.load import resolve_task
+        from hpc_itt.consolidate import consolidate
+        from hpc_itt.data.sources import num_labels
+
+        _quiet_and_threads(self.study.cluster.cpus_per_task)
+        task = resolve_task(self.task)
+        manifest = consolidate(plan.intermediate_dir(self.study, self.model, self.task),
+                               plan.consolidated_dir(self.study, self.model, self.task), self.model_source,
+                               num_labels(task.intermediate, self.study.data.source), task.kind, self.study.intermediate.select)
+        return {"tag": manifest["tag"], "dir": str(plan.consolidated_dir(self.study, self.model, self.task))}
+
+
+class TargetCell(submitit.helpers.Checkpointable):
+    """One grid cell, jiant's run_with_continue: done → skip, checkpoint → resume, else start."""
+
+    def __init__(self, study: StudyConfig, cell: plan.Cell, model_source: str):
+        self.study, self.cell, self.model_source = study, cell, model_source
+
+    def __call__(self) -> dict:
+        from hpc_itt.train import loop
+
+        out = plan.cell_dir(self.study, self.cell)
+        if plan.is_done(self.study, self.cell):
+            return json.loads((out / plan.METRICS).read_text())
+        _quiet_and_threads(self.study.cluster.cpus_per_task)
+        result = loop.run(plan.target_job(self.study, self.cell, self.model_source))
+        metrics = {"cell": asdict(self.cell), "primary_metric": result["primary_metric"],
+                   "test": result["test"], "validation": result["validation"], "selected": result["selected"],
+                   "steps": result["steps"], "model_source": result["model_source"]}
+        _atomic_write(out / plan.METRICS, json.dumps(metrics, indent=2))
+        _atomic_write(out / plan.DONE, "")
+        return metrics
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
