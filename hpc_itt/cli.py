@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")  # torch 2.13 warns on every ZeRO collective
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     try:
         return run(args)
     except UserError as err:

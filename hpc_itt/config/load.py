@@ -143,6 +143,10 @@ def resolve_task(name: str) -> TaskSpec:
 
 
 def _check_study(study: StudyConfig) -> None:
+    for stage in ("intermediate", "target"):
+        if getattr(study, stage).precision == "fp16" and study.cluster.gpus_per_node == 0:
+            raise UserError(f"{stage}.precision 'fp16' needs a GPU (cluster.gpus_per_node is 0); "
+                            f"use precision=bf16 or fp32")
     for model in study.models:
         resolve_model(model)
     for task_name in study.tasks:

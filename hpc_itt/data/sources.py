@@ -75,6 +75,8 @@ def _load_file(path: Path) -> datasets.Dataset:
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as err:  # pyarrow/pandas parse errors are long and deep: keep the first line
+        if "corresponds to no data" in str(err):
+            raise UserError(f"dataset file:{path} is empty") from None
         raise UserError(f"cannot parse dataset file {path}: {str(err).splitlines()[0]}") from None
 
 

@@ -1,0 +1,33 @@
+import os
+
+# Before anything imports DeepSpeed: CPU accelerator, no GPU probing, quiet collectives.
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert() -> str:
+    from hpc_itt.assets import model_asset
+
+    return str(model_asset("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def movie_jsonl() -> str:
+    """Real text: VADER's human-scored movie snippets (binary label by sign)."""
+    from hpc_itt.assets import dataset_asset
+
+    return str(dataset_asset("vader-movie"))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

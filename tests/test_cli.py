@@ -1,0 +1,65 @@
+"""The entry point as a user meets it: help, dry runs, and one-line errors with exit code 2."""
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+from hpc_itt.cli import main
+
+
+def submit(*args, cwd=REPO, timeout=120):
+    return subprocess.run([sys.executable, "launch/submit.py", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_documents_stages_and_flags():
+    out = submit("--help").stdout
+    for word in ("prepare", "intermediate", "target", "report", "all", "--model", "--config",
+                 "--cluster", "--dry-run", "key=value"):
+        assert word in out
+
+
+def test_dry_run_prints_grid_and_submits_nothing(tmp_path):
+    code = main(["--dry-run", f"output_dir={tmp_path}/exp", "seeds=[1,2,3]"])
+    assert code == 0
+    assert not (tmp_path / "exp").exists()
+
+
+def test_dry_run_output(tmp_path, capsys):
+    main(["--dry-run", f"output_dir={tmp_path}/exp", "seeds=[1,2,3]"])
+    out = capsys.readouterr().out
+    assert "12 cells = 1 model(s) x 1 task(s) x 2 target(s) x 2 arm(s) x 3 seed(s)" in out
+    assert out.count("[pending]") == 12
+    assert f"{tmp_path}/exp/target/minilm-l2/sentiment/crosslingual/no_itt/seed3" in out
+
+
+def test_xlnet_without_hub_fails_fast_with_offline_alternative(tmp_path):
+    """The user's own example: where the hub is unreachable it stops in seconds with one line."""
+    started = time.time()
+    result = submit("--stage", "intermediate", "--model", "xlnet", f"output_dir={tmp_path}/exp",
+                    f"logdir={tmp_path}/logs")
+    assert time.time() - started < 60
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: model 'xlnet-base' needs xlnet-base-cased")
+    assert "--model tiny-xlnet" in lines[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--stage", "train"], "unknown stage 'train' (valid: all, consolidate, intermediate, prepare, report, target)"),
+    (["--model", "gpt5"], "unknown model 'gpt5' (valid: "),
+    (["--task", "poetry"], "unknown task 'poetry'"),
+    (["--cluster", "k8s"], "unknown cluster 'k8s' (valid: debug, local, slurm)"),
+    (["--config", "nope.yaml"], "config file not found: nope.yaml"),
+    (["intermediate.epochz=3"], "unknown key 'epochz'"),
+    (["intermediate.precision=fp16", "--stage", "intermediate"], "precision 'fp16' needs a GPU"),
+])
+def test_bad_input_is_one_line_exit_2(args, fragment, capsys, tmp_path):
+    code = main([*args, f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/logs"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert fragment in err and err.count("\n") == 1
+    assert not (tmp_path / "exp" / "intermediate").exists()
