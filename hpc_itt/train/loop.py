@@ -95,9 +95,7 @@ def run(job: TrainJob) -> dict:
                 continue
             state.step += 1
             if state.step % cfg.log_every_steps == 0:
-                logged = meter.flush(engine)
-                tb.scalars("train", logged, state.step)
-                steplog.write({"step": state.step, "epoch": epoch, **logged})
+                _log_train(meter, engine, tb, steplog, state.step, epoch)
             if cfg.save_every_steps and state.step % cfg.save_every_steps == 0:
                 checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
                                 is_main=dist.is_main)
@@ -106,6 +104,8 @@ def run(job: TrainJob) -> dict:
                                 is_main=dist.is_main)
                 tb.close()
                 return {"interrupted_at_step": state.step}
+        if meter.n:  # steps since the last log line: short epochs still show up in TensorBoard
+            _log_train(meter, engine, tb, steplog, state.step, epoch)
         val = evaluate(engine, splits["validation"], collate, job.kind, dist, cfg.micro_batch_size)
         primary = val[metrics.PRIMARY[job.kind]]
         improved = primary > state.best
@@ -126,6 +126,12 @@ def run(job: TrainJob) -> dict:
         _write_json(out / RESULT, result)
     distributed.barrier()
     return result
+
+
+def _log_train(meter, engine, tb, steplog, step: int, epoch: int) -> None:
+    logged = meter.flush(engine)  # collective: every rank logs at the same steps
+    tb.scalars("train", logged, step)
+    steplog.write({"step": step, "epoch": epoch, **logged})
 
 
 def _prepare_data(job: TrainJob, dist):

@@ -1,0 +1,105 @@
+"""The main job end to end through the CLI and submitit's local executor, on a tiny model:
+intermediate (2 processes) → consolidation → target grid (both arms, 2 seeds) → report; then a
+rerun skips finished work and a lost cell is rerun alone."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+TINY = ["models=[tiny-bert]", "intermediate.epochs=2", "intermediate.max_train_examples=128",
+        "intermediate.max_eval_examples=32", "intermediate.save_every_steps=3", "intermediate.lr=3e-3",
+        "target.epochs=2", "target.max_train_examples=64", "target.max_eval_examples=32", "target.lr=3e-3"]
+TB_TAGS = {"train/loss", "train/lr", "train/grad_norm", "train/samples_per_s", "train/tokens_per_s",
+           "train/padded_fraction", "eval/accuracy", "test/accuracy"}
+
+
+def submit(tmp, *args):
+    cmd = [sys.executable, "launch/submit.py", "--cluster", "local", f"output_dir={tmp}/exp", f"logdir={tmp}/logs",
+           *TINY, *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline")
+    started = time.time()
+    result = submit(tmp, "--stage", "all")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tmp, result, time.time() - started
+
+
+def cells(tmp):
+    return sorted((tmp / "exp" / "target").glob("*/*/*/*/seed*"))
+
+
+def test_all_stages_write_their_outputs(pipeline):
+    tmp, result, _ = pipeline
+    exp = tmp / "exp"
+    manifest = json.loads((exp / "intermediate/tiny-bert/sentiment/consolidated/manifest.json").read_text())
+    assert manifest["steps"] == 2 * (128 // (16 * 2)) and manifest["train_config"]["zero_stage"] == 2
+    found = cells(tmp)
+    assert len(found) == 8  # 2 targets x 2 arms x 2 seeds
+    for cell in found:
+        metrics = json.loads((cell / "metrics.json").read_text())
+        assert (cell / "DONE").is_file() and 0 <= metrics["test"]["accuracy"] <= 1
+        arm = cell.parent.name
+        assert metrics["model_source"].endswith("consolidated") == (arm == "itt")
+    report = (exp / "report" / "report.md").read_text()
+    assert "Partial grid" not in report and report.count("| tiny-bert | sentiment |") == 2
+    assert "report.md" in result.stdout
+
+
+def test_report_numbers_match_cell_metrics(pipeline):
+    tmp, _, _ = pipeline
+    import csv
+    import statistics
+
+    rows = list(csv.DictReader((tmp / "exp" / "report" / "report.csv").open()))
+    for row in rows:
+        for arm in ("itt", "no_itt"):
+            values = [json.loads(p.read_text())["test"]["accuracy"] for p in
+                      (tmp / "exp" / "target" / "tiny-bert" / "sentiment" / row["target"] / arm).glob("seed*/metrics.json")]
+            assert float(row[f"{arm}_mean"]) == pytest.approx(statistics.fmean(values))
+        assert float(row["delta"]) == pytest.approx(float(row["itt_mean"]) - float(row["no_itt_mean"]))
+
+
+def test_tensorboard_tree_has_every_run_and_scalar(pipeline):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tmp, _, _ = pipeline
+    root = tmp / "logs" / "quickstart"
+    runs = sorted({p.parent for p in root.rglob("events.out.tfevents.*")})
+    assert len(runs) == 1 + 8
+    intermediate = root / "intermediate" / "tiny-bert" / "sentiment"
+    assert len(list(intermediate.glob("events.out.tfevents.*"))) == 1  # rank 0 only
+    for run in runs:
+        acc = EventAccumulator(str(run))
+        acc.Reload()
+        assert TB_TAGS <= set(acc.Tags()["scalars"]), run
+        losses = [e.value for e in acc.Scalars("train/loss")]
+        assert len(losses) >= 2
+
+
+def test_rerun_skips_finished_work_and_reruns_only_a_lost_cell(pipeline):
+    tmp, _, first_seconds = pipeline
+    before = {c: (c / "metrics.json").read_text() for c in cells(tmp)}
+    again = submit(tmp, "--stage", "all")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "target grid: 0 cell(s) to run, 8 already done" in again.stdout
+    assert "intermediate tiny-bert" not in again.stdout  # consolidated: not submitted again
+    assert {c: (c / "metrics.json").read_text() for c in cells(tmp)} == before
+    lost = cells(tmp)[0]
+    (lost / "DONE").unlink()
+    (lost / "metrics.json").unlink()
+    (lost / "result.json").unlink()
+    rerun = submit(tmp, "--stage", "target")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "target grid: 1 cell(s) to run, 7 already done" in rerun.stdout
+    assert (lost / "metrics.json").read_text() == before[lost]  # same seed, same data: same numbers
