@@ -1,7 +1,7 @@
 """One place that turns "how was this process started" into an initialised process group.
 
-Sources, in order: torchrun / deepspeed launcher (RANK etc. already set), a submitit job (local or
-Slurm: ranks from the job environment, master = first host, port derived from the job id), mpirun
+Sources, in order: a submitit job (local or Slurm: ranks from the job environment, master = first
+host, port derived from the job id), torchrun / deepspeed launcher (RANK etc. already set), mpirun
 (mpi4py, only when asked for: under a bare srun MPI silently starts singletons), else one process.
 """
 from __future__ import annotations
@@ -31,10 +31,10 @@ class DistInfo:
 def detect_source(launcher: str = "submitit") -> str:
     if launcher == "mpi":
         return "mpi"
+    if os.environ.get("SUBMITIT_EXECUTOR") in ("local", "slurm"):
+        return "submitit"  # before "env": variables inherited from a submitting job would be stale
     if all(k in os.environ for k in _RENDEZVOUS_KEYS):
         return "env"
-    if os.environ.get("SUBMITIT_EXECUTOR") in ("local", "slurm"):
-        return "submitit"
     return "single"
 
 
