@@ -32,6 +32,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 RESULT_MARK = "BENCH_RESULT "  # prefix of the one JSON line a child's rank 0 prints on stdout
 CHILD_TIMEOUT_S = 1800
+BUSY_SHARE = 0.10  # flag runs during which other processes used more than this share of the CPU
 QUICK = {"steps": 20, "warmup": 5, "repeats": 1}
 NOTE = """
 Notes: both arms use dynamic padding and length grouping, but not the same grouping. hpc_itt sorts
@@ -99,6 +100,8 @@ def parse_args(argv=None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    p.add_argument("--wait-idle", type=float, default=120, metavar="SECONDS",
+                   help="before each run, wait up to this long for other processes to leave the CPU idle")
     p.add_argument("--child", choices=("ours", "hf"), help=argparse.SUPPRESS)
     p.add_argument("--settings", help=argparse.SUPPRESS)  # JSON Settings, for --child
     args = p.parse_args(argv)
@@ -321,22 +324,64 @@ def launch(mode: str, s: Settings, log_path: Path) -> dict:
     """One torchrun run; returns the child's result, or {"error": <its last error line>}."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={s.nproc}",
            str(Path(__file__).resolve()), "--child", mode, "--settings", json.dumps(dataclasses.asdict(s))]
-    started = time.time()
+    started, cpu0 = time.time(), cpu_seconds()
     try:
         proc = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
         stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as err:
         stdout, stderr, rc = _text(err.stdout), _text(err.stderr), f"timeout after {CHILD_TIMEOUT_S} s"
+    others = other_cpu_share(cpu0, cpu_seconds(), time.time() - started)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(f"$ {' '.join(cmd)}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n")
     results = [json.loads(line[len(RESULT_MARK):]) for line in stdout.splitlines() if line.startswith(RESULT_MARK)]
     if rc != 0 or not results:
-        return {"error": f"exit {rc}: {error_line(stderr + stdout)}", "log": str(log_path)}
+        return {"error": f"exit {rc}: {error_line(stderr + stdout)}", "log": str(log_path), "other_cpu_share": others}
     r = results[-1]
     return {**r, "samples_per_s": r["samples"] / r["seconds"], "tokens_per_s": r["tokens"] / r["seconds"],
             # real + pad tokens per second: what the model computes on
             "processed_tokens_per_s": r["tokens"] / (1 - r["padded_fraction"]) / r["seconds"],
-            "wall_s_incl_startup": round(time.time() - started, 1), "log": str(log_path)}
+            "wall_s_incl_startup": round(time.time() - started, 1), "other_cpu_share": others, "log": str(log_path)}
+
+
+def wait_for_quiet(max_wait_s: float, probe_s: float = 2.0) -> None:
+    """On a shared machine, start a run only once other processes leave the CPU (almost) idle,
+    waiting at most max_wait_s; a run that starts busy anyway is flagged by other_cpu_share."""
+    deadline, told = time.time() + max_wait_s, False
+    while True:
+        before, t0 = cpu_seconds(), time.time()
+        time.sleep(probe_s)
+        share = other_cpu_share(before, cpu_seconds(), time.time() - t0)
+        if share is None or share < BUSY_SHARE:
+            return
+        if time.time() >= deadline:
+            print(f"  (other processes still use {share:.0%} of the CPU; running anyway)", flush=True)
+            return
+        if not told:
+            print(f"  (other processes use {share:.0%} of the CPU; waiting up to {max_wait_s:.0f} s)", flush=True)
+            told = True
+        time.sleep(3)
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds this machine has been busy, CPU seconds of our finished children), Linux only."""
+    import resource
+
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy / os.sysconf("SC_CLK_TCK"), children.ru_utime + children.ru_stime
+
+
+def other_cpu_share(before, after, wall_s: float) -> float | None:
+    """Share of the machine's CPU that processes other than this benchmark used during a run: a
+    run with a large share (another job on the machine) measured a contended machine."""
+    if before is None or after is None:
+        return None
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others / (wall_s * (os.cpu_count() or 1)))
 
 
 def _text(data) -> str:
@@ -353,11 +398,12 @@ def error_line(output: str) -> str:
     return lines[-1][:400] if lines else "no output"
 
 
-def throughput(s: Settings, stamp: str) -> dict[str, list[dict]]:
+def throughput(s: Settings, stamp: str, wait_idle_s: float) -> dict[str, list[dict]]:
     """Interleave the arms (ours, hf, ours, hf, ...) so that slow drift of the machine hits both."""
     runs: dict[str, list[dict]] = {"ours": [], "hf": []}
     for repeat in range(s.repeats):
         for mode in ("ours", "hf"):
+            wait_for_quiet(wait_idle_s)
             result = launch(mode, s, RESULTS_DIR / "logs" / f"{stamp}-{mode}-{repeat + 1}.log")
             runs[mode].append(result)
             print(f"  repeat {repeat + 1}/{s.repeats} {mode:>4}: {describe_run(result)}", flush=True)
@@ -368,6 +414,9 @@ def describe_run(result: dict) -> str:
     if "error" in result:
         return f"FAILED {result['error']} (log: {result['log']})"
     extra = f"; engine {result['engine']}/{result['optimizer']}" if "engine" in result else ""
+    share = result.get("other_cpu_share")
+    if share is not None and share > BUSY_SHARE:
+        extra += f"; BUSY MACHINE: other processes used {share:.0%} of the CPU"
     return (f"{result['samples_per_s']:7.1f} samples/s, {result['tokens_per_s']:6.0f} tokens/s "
             f"({result['samples']} samples, {result['tokens'] / result['samples']:.1f} tokens/sample, "
             f"{result['padded_fraction']:.1%} padded, {result['steps']} steps in {result['seconds']:.2f} s; "
@@ -490,7 +539,7 @@ def machine() -> dict:
             "transformers": version("transformers"), "python": sys.version.split()[0]}
 
 
-def parent(s: Settings) -> None:
+def parent(s: Settings, wait_idle_s: float) -> None:
     from hpc_itt.train.engine import ds_config
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -506,7 +555,7 @@ def parent(s: Settings) -> None:
     print(f"  {available} rows, mean length {pads['mean_length']:.1f} tokens (max_length {s.max_length})")
     print(f"\n[throughput] {s.repeats} x (ours, hf), {s.warmup} warm-up + {s.steps} timed steps of "
           f"{s.global_batch} samples, {s.nproc} procs, ZeRO-{s.zero}, {s.precision}")
-    runs = throughput(s, stamp)
+    runs = throughput(s, stamp, wait_idle_s)
     text, data = summary(s, runs, pads)
     print(NOTE)
     print("\n=== summary ===\n" + text)
@@ -524,7 +573,7 @@ def main(argv=None) -> None:
     elif args.child == "hf":
         child_hf(settings)
     else:
-        parent(settings)
+        parent(settings, args.wait_idle)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,9 @@ def init(launcher: str = "submitit") -> DistInfo:
     import deepspeed
 
     source = export_rendezvous(launcher) if not torch.distributed.is_initialized() else "existing"
+    # submitit's debug executor runs jobs one after another in this process and resets the
+    # environment between them, while the process group (and DeepSpeed's LOCAL_RANK check) stays.
+    os.environ.setdefault("LOCAL_RANK", str(torch.distributed.get_rank()) if source == "existing" else "0")
     if not torch.distributed.is_initialized():
         _skip_shm_op_build()
         backend = "nccl" if torch.cuda.is_available() else "gloo"

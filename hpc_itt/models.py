@@ -83,6 +83,11 @@ def build_task_model(source: str, num_labels: int, kind: str, seed: int):
     config.problem_type = "regression" if kind == "regression" else "single_label_classification"
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
-    encoder = AutoModel.from_pretrained(source, config=config, dtype=torch.float32)
-    model.base_model.load_state_dict(encoder.state_dict(), strict=True)
+    encoder = AutoModel.from_pretrained(source, config=config, dtype=torch.float32).state_dict()
+    wanted = model.base_model.state_dict()
+    missing = [k for k in wanted if k not in encoder]
+    if missing:
+        raise UserError(f"{source} has no weights for {missing[:3]} of {type(model.base_model).__name__}")
+    # AutoModel may carry parts the task model's encoder lacks (RoBERTa's pooler): leave them out.
+    model.base_model.load_state_dict({k: encoder[k] for k in wanted}, strict=True)
     return model

@@ -35,6 +35,7 @@ def test_bad_literal_names_value_and_choices(tmp_path):
 
 @pytest.mark.parametrize("override, fragment", [
     ("intermediate.zero_stage=4", "zero_stage: invalid value 4 (valid: one of 0, 1, 2, 3)"),
+    ("intermediate.zero_stage=1", "zero_stage 1 with bf16 cannot be consolidated"),
     ("data.train_fraction=1.5", "train_fraction: invalid value 1.5"),
     ("data.eval_fraction=0.4", "train_fraction + eval_fraction must be < 1"),
     ("target.epochs=two", "target.epochs: expected int, got 'two'"),

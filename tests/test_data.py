@@ -108,3 +108,22 @@ def test_rank_shards_are_disjoint_and_equal():
     assert len({len(s) for s in shards}) == 1
     seen = [i for shard in shards for batch in shard for i in batch]
     assert len(seen) == len(set(seen)) and len(seen) >= 1003 - 8 * 3
+
+
+def test_hub_loading_code_on_a_local_dataset_repo(tmp_path):
+    """`hub:` goes through datasets.load_dataset(id, config, split): the same call reads a local
+    copy of a hub dataset repository, which is how offline clusters mirror the hub."""
+    repo = tmp_path / "my-org--reviews"
+    (repo / "data").mkdir(parents=True)
+    write_jsonl(repo / "data" / "train.jsonl", [{"sentence": f"review {i}", "label": i % 2} for i in range(50)])
+    spec = DatasetSpec(num_labels=2, hub=SourceSpec(hub=str(repo), split="train", text_fields=["sentence"]))
+    splits = load_splits(spec, "classification", DataConfig(source="hub"))
+    assert sum(len(s) for s in splits.values()) == 50
+
+
+def test_unreachable_hub_dataset_is_one_line(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = DatasetSpec(num_labels=2, hub=SourceSpec(hub="someone/not-cached-anywhere"))
+    with pytest.raises(UserError) as err:
+        load_splits(spec, "classification", DataConfig(source="hub"))
+    assert "someone/not-cached-anywhere" in str(err.value) and "\n" not in str(err.value)

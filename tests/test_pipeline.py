@@ -103,3 +103,12 @@ def test_rerun_skips_finished_work_and_reruns_only_a_lost_cell(pipeline):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "target grid: 1 cell(s) to run, 7 already done" in rerun.stdout
     assert (lost / "metrics.json").read_text() == before[lost]  # same seed, same data: same numbers
+
+
+def test_debug_cluster_runs_everything_in_process(tmp_path):
+    result = subprocess.run([sys.executable, "launch/submit.py", "--cluster", "debug", "--stage", "all",
+                             f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/logs", *TINY, "targets=[domain]",
+                             "seeds=[1]"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list((tmp_path / "exp" / "target").glob("*/*/*/*/seed1/DONE"))) == 2
+    assert "(n=1)" in (tmp_path / "exp" / "report" / "report.md").read_text()

@@ -135,5 +135,10 @@ def _check_values(obj, where: Where, prefix: str) -> None:
     if type(obj).__name__ == "DataConfig" and obj.train_fraction + obj.eval_fraction >= 1:
         raise UserError(f"{where(_join(prefix, 'eval_fraction'))}: train_fraction + eval_fraction must be < 1 "
                         f"to leave a test split (got {obj.train_fraction} + {obj.eval_fraction})")
+    if type(obj).__name__ == "TrainConfig" and obj.zero_stage == 1 and obj.precision == "bf16":
+        # DeepSpeed runs this combination with its BF16_Optimizer, whose checkpoints zero_to_fp32
+        # refuses ("is not a zero checkpoint"): the run could never be consolidated.
+        raise UserError(f"{where(_join(prefix, 'zero_stage'))}: zero_stage 1 with bf16 cannot be consolidated "
+                        f"by DeepSpeed (valid with bf16: 0, 2, 3)")
     if type(obj).__name__ == "SourceSpec" and sum(x is not None for x in (obj.hub, obj.asset, obj.path)) != 1:
         raise UserError(f"{where(prefix)}: a dataset source needs exactly one of hub, asset, path")
