@@ -97,3 +97,16 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+class ReportStage:
+    """The report as a job: on Slurm it runs after the target array, whatever the cells' fate."""
+
+    def __init__(self, study: StudyConfig):
+        self.study = study
+
+    def __call__(self) -> dict:
+        from hpc_itt import report
+
+        written = report.write(self.study)
+        return {"dir": written["dir"], "missing": written["missing"]}

@@ -96,7 +96,8 @@ def run(job: TrainJob) -> dict:
             state.step += 1
             if state.step % cfg.log_every_steps == 0:
                 _log_train(meter, engine, tb, steplog, state.step, epoch)
-            if cfg.save_every_steps and state.step % cfg.save_every_steps == 0:
+            last_of_epoch = state.micro == steps_per_epoch * cfg.grad_accum  # saved below anyway
+            if cfg.save_every_steps and state.step % cfg.save_every_steps == 0 and not last_of_epoch:
                 checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
                                 is_main=dist.is_main)
             if job.stop_after_steps and state.step >= job.stop_after_steps:
