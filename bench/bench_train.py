@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 RESULT_MARK = "BENCH_RESULT "  # prefix of the one JSON line a child's rank 0 prints on stdout
 CHILD_TIMEOUT_S = 1800
 BUSY_SHARE = 0.10  # flag runs during which other processes used more than this share of the CPU
+FULL = {"steps": 60, "warmup": 10, "repeats": 2}
 QUICK = {"steps": 20, "warmup": 5, "repeats": 1}
 NOTE = """
 Notes: both arms use dynamic padding and length grouping, but not the same grouping. hpc_itt sorts
@@ -94,12 +96,12 @@ def parse_args(argv=None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--micro-batch", type=int, default=16)
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--steps", type=int, default=60, help="timed optimizer steps")
-    p.add_argument("--warmup", type=int, default=10, help="optimizer steps excluded from timing")
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--steps", type=int, help=f"timed optimizer steps (default {FULL['steps']})")
+    p.add_argument("--warmup", type=int, help=f"optimizer steps excluded from timing (default {FULL['warmup']})")
+    p.add_argument("--repeats", type=int, help=f"runs of each arm, interleaved (default {FULL['repeats']})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    p.add_argument("--quick", action="store_true", help=f"smoke run; defaults become {QUICK}")
     p.add_argument("--wait-idle", type=float, default=120, metavar="SECONDS",
                    help="before each run, wait up to this long for other processes to leave the CPU idle")
     p.add_argument("--child", choices=("ours", "hf"), help=argparse.SUPPRESS)
@@ -107,8 +109,9 @@ def parse_args(argv=None) -> tuple[Settings, argparse.Namespace]:
     args = p.parse_args(argv)
     if args.settings:
         return Settings(**json.loads(args.settings)), args
-    if args.quick:
-        args.steps, args.warmup, args.repeats = QUICK["steps"], QUICK["warmup"], QUICK["repeats"]
+    for key, default in (QUICK if args.quick else FULL).items():  # explicit flags win over --quick
+        if getattr(args, key) is None:
+            setattr(args, key, default)
     if args.steps < 1 or args.warmup < 1 or args.repeats < 1:
         p.error("--steps, --warmup and --repeats must be >= 1")
     settings = Settings(model=args.model, dataset=args.dataset, precision=args.precision, zero=args.zero,
@@ -227,17 +230,17 @@ def child_hf(s: Settings) -> None:
     train = tokenized(s, s.train_rows)["train"]  # the parent already filled the cache
     model = build_task_model(source, 2, "classification", s.seed)
     timer = step_timer(s.warmup)
+    cfg = train_config(s, s.train_rows)
     out = tempfile.mkdtemp(prefix="bench-hf-", dir=os.environ.get("BENCH_TMP"))
     args = TrainingArguments(
-        output_dir=out, deepspeed=ds_config(train_config(s, s.train_rows), s.nproc),
+        output_dir=out, deepspeed=ds_config(cfg, s.nproc),
         use_cpu=on_cpu, ddp_backend="gloo" if on_cpu else None,
         bf16=s.precision == "bf16", per_device_train_batch_size=s.micro_batch,
         gradient_accumulation_steps=s.grad_accum, max_steps=s.total_steps,
-        learning_rate=s.lr, weight_decay=0.01, max_grad_norm=1.0, lr_scheduler_type="linear",
-        warmup_steps=int(round(0.06 * s.total_steps)),  # TrainConfig's warmup_ratio default
-        optim="adamw_torch",  # hpc_itt's optimizer: plain torch.optim.AdamW
-        # transformers 5 replaced `group_by_length=True` by this; it reads our "length" column.
-        train_sampling_strategy="group_by_length",
+        # hpc_itt's optimizer and schedule: torch AdamW, linear warm-up then linear decay
+        optim="adamw_torch", learning_rate=cfg.lr, weight_decay=cfg.weight_decay, max_grad_norm=cfg.grad_clip,
+        lr_scheduler_type="linear", warmup_steps=int(round(cfg.warmup_ratio * s.total_steps)),
+        **length_grouping_kwargs(TrainingArguments),  # reads our "length" column
         logging_steps=s.log_every,  # the same logging cadence (and its loss all-reduce) as ours
         # BertForSequenceClassification.forward takes **kwargs, so Trainer assumes it normalises by
         # num_items_in_batch and multiplies the (plain mean) loss by the process count: 2x loss and
@@ -265,6 +268,13 @@ def child_hf(s: Settings) -> None:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def length_grouping_kwargs(arguments_cls) -> dict:
+    """transformers 5 replaced `group_by_length=True` by `train_sampling_strategy`."""
+    fields = {f.name for f in dataclasses.fields(arguments_cls)}
+    return ({"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields
+            else {"group_by_length": True})
+
+
 class CountingCollator:
     """Records (real, padded) tokens of every micro-batch this rank collates, in order, so the
     timed window's token count is known: HF puts the longest batches first, i.e. into the warm-up,
@@ -284,6 +294,8 @@ class CountingCollator:
         import torch
 
         totals = torch.tensor([sum(c[i] for c in self.counts[first:end]) for i in (0, 1)], dtype=torch.float64)
+        if torch.cuda.is_available():
+            totals = totals.cuda()  # nccl reduces only device tensors
         if torch.distributed.is_initialized():
             torch.distributed.all_reduce(totals)
         return int(totals[0]), int(totals[1])
@@ -389,11 +401,14 @@ def _text(data) -> str:
 
 
 def error_line(output: str) -> str:
-    """The most telling line of a crashed child: its last exception line, else its last line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    """The most telling line of a crashed child: a worker's last exception line (torchrun prefixes
+    them with "[rankN]: " and then adds its own ChildFailedError, which says nothing), else the last line."""
+    lines = [re.sub(r"^\[rank\d+\]:\s*", "", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line]
     for line in reversed(lines):
-        head = line.split(":", 1)[0].split(" ")[-1]
-        if head.endswith(("Error", "Exception", "Interrupt")) and not line.startswith(("File ", "raise ")):
+        head = line.split(":", 1)[0]
+        if (" " not in head and head.endswith(("Error", "Exception", "Interrupt"))
+                and "ChildFailedError" not in head):
             return line[:400]
     return lines[-1][:400] if lines else "no output"
 
@@ -423,8 +438,16 @@ def describe_run(result: dict) -> str:
             f"{result['wall_s_incl_startup']} s with startup{extra})")
 
 
+def counted(results: list[dict]) -> list[dict]:
+    """The runs a median is taken over: the successful ones, without those flagged as run on a busy
+    machine unless that leaves none (a contended run is slower for reasons unrelated to the code)."""
+    ok = [r for r in results if "error" not in r]
+    clean = [r for r in ok if (r.get("other_cpu_share") or 0) <= BUSY_SHARE]
+    return clean or ok
+
+
 def median_of(results: list[dict], key: str) -> float | None:
-    values = [r[key] for r in results if "error" not in r]
+    values = [r[key] for r in counted(results)]
     return statistics.median(values) if values else None
 
 
@@ -492,9 +515,12 @@ def summary(s: Settings, runs: dict, pads: dict) -> tuple[str, dict]:
     ratio_tok = ours_tok / hf_tok if ours_tok and hf_tok else None
     hf_error = next((r["error"] for r in runs["hf"] if "error" in r), "")
     f, imb, proc = pads["fractions"], pads["rank_imbalance"], pads["processed_tokens_vs_grouped"]
+    all_runs = runs["ours"] + runs["hf"]
+    busy = [r for r in all_runs if (r.get("other_cpu_share") or 0) > BUSY_SHARE]
     rows = [
-        ("hpc_itt loop, samples/s (median)", num(ours)),
-        ("HF Trainer, samples/s (median)", num(hf) if hf else f"FAILED: {hf_error[:80]}"),
+        (f"hpc_itt loop, samples/s (median of {len(counted(runs['ours']))})", num(ours)),
+        (f"HF Trainer, samples/s (median of {len(counted(runs['hf']))})",
+         num(hf) if hf else f"FAILED: {hf_error[:80]}"),
         ("ratio hpc_itt / HF, samples/s", times(ratio)),
         ("hpc_itt loop, real tokens/s (median)", num(ours_tok, 0)),
         ("HF Trainer, real tokens/s (median)", num(hf_tok, 0)),
@@ -509,6 +535,8 @@ def summary(s: Settings, runs: dict, pads: dict) -> tuple[str, dict]:
         ("tokens computed, fixed / grouped", times(proc["fixed_max_length"])),
         ("rank imbalance, hpc_itt grouped", times(imb["hpc_itt_grouped"], 3)),
         ("rank imbalance, HF length-grouped", times(imb["hf_length_grouped"], 3)),
+        (f"runs on a busy machine (others > {BUSY_SHARE:.0%} CPU)",
+         f"{len(busy)} of {len(all_runs)}" + (" (left out of the medians where a clean run exists)" if busy else "")),
     ]
     width = max(len(r[0]) for r in rows)
     text = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -516,7 +544,8 @@ def summary(s: Settings, runs: dict, pads: dict) -> tuple[str, dict]:
             "throughput": {"ours": runs["ours"], "hf": runs["hf"],
                            "ours_median_samples_per_s": ours, "hf_median_samples_per_s": hf,
                            "ratio_ours_over_hf": ratio, "ours_median_tokens_per_s": ours_tok,
-                           "hf_median_tokens_per_s": hf_tok, "ratio_tokens_ours_over_hf": ratio_tok},
+                           "hf_median_tokens_per_s": hf_tok, "ratio_tokens_ours_over_hf": ratio_tok,
+                           "busy_share_threshold": BUSY_SHARE},
             "padding": pads}
     return text, data
 

@@ -23,6 +23,7 @@ stages:
                 missing or failed cells
   report        mean ± std over seeds and delta (with - without ITT) as Markdown and CSV
   all           prepare -> intermediate -> consolidate -> target -> report
+  status        every cell: done / pending / running / failed / missing, with job ids and logs
 
 The default --config is the embedded quickstart: a small real English BERT (all-MiniLM-L6-v2,
 first 2 layers) on real sentiment text, which runs on a laptop CPU in minutes.

@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from hpc_itt import executors, plan, report
+from hpc_itt import executors, plan, report, status
 from hpc_itt.config.load import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 
-STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all")
+STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all", "status")
 
 
 def say(message: str) -> None:
@@ -26,6 +26,11 @@ def jobs_folder(study: StudyConfig, stage: str) -> Path:
 def execute(study: StudyConfig, stage: str) -> int:
     if stage == "report":
         run_report(study)
+        return 0
+    if stage == "status":
+        from hpc_itt.status import table
+
+        print(table(study))
         return 0
     sources = plan.model_sources(study, download=stage in ("prepare", "all"))
     if study.cluster.kind == "slurm":
@@ -118,11 +123,14 @@ def run_targets(study: StudyConfig, sources: dict[str, str]) -> list[str]:
         executor = executors.make(study.cluster, jobs_folder(study, "target"), "target", "itt-target")
         jobs = [executor.submit(TargetCell(study, cell, sources[cell.model])) for cell in chunk]
         for cell, job in zip(chunk, jobs):
+            status.record_job(study, cell, job)
+        for cell, job in zip(chunk, jobs):
             try:
                 metrics = job.result()
                 say(f"cell {cell.key}: test {metrics['test']}")
             except Exception as err:  # noqa: BLE001 - a failed cell must not stop the grid
                 failed.append(cell.key)
+                status.record_failure(study, cell, _last_line(err))
                 say(f"cell {cell.key} FAILED: {_last_line(err)} (log {job.paths.stderr})")
     return failed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from hpc_itt import executors, plan
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.pipeline import jobs_folder, pending_intermediate, prepare, say
+from hpc_itt.status import record_job
 
 
 def submit_chain(study: StudyConfig, stage: str, sources: dict[str, str]) -> int:
@@ -39,6 +40,8 @@ def submit_chain(study: StudyConfig, stage: str, sources: dict[str, str]) -> int
             executor = executors.make(cluster, jobs_folder(study, "target"), "target", "itt-target", dependency=after)
             with executor.batch():
                 jobs = [executor.submit(TargetCell(study, cell, sources[cell.model])) for cell in todo]
+            for cell, job in zip(todo, jobs):
+                record_job(study, cell, job)
             array_id = jobs[0].job_id.split("_")[0]
             say(f"submitted target array {array_id}: {len(todo)} cell(s), at most {cluster.array_parallelism} at once"
                 + (f" ({after})" if after else ""))
