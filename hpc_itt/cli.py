@@ -98,6 +98,10 @@ def run(args) -> int:
         from hpc_itt.dryrun import describe
 
         print(describe(study, args.stage))
+        if study.cluster.kind == "slurm":
+            from hpc_itt.dryrun import sbatch_preview
+
+            print("\n" + sbatch_preview(study, args.stage))
         return 0
     return pipeline.execute(study, args.stage)
 

@@ -46,3 +46,28 @@ def test_submitit_slurm_env_two_nodes(clean_env):
     clean_env.delenv("MASTER_PORT")
     distributed.export_rendezvous()
     assert os.environ["MASTER_PORT"] == port  # every rank derives the same port without talking
+
+
+@pytest.mark.parametrize("nodes, tasks", [(2, 4), (2, 8), (3, 4), (4, 8)])
+def test_every_rank_of_a_multi_node_job_agrees_on_the_rendezvous(clean_env, nodes, tasks):
+    """One node cannot show this: simulate every rank of nodes x tasks and check that ranks are a
+    permutation of 0..N-1 and that all of them find the same master address and port."""
+    seen = set()
+    for node in range(nodes):
+        for local in range(tasks):
+            rank = node * tasks + local
+            env = dict(SUBMITIT_EXECUTOR="slurm", SLURM_JOB_ID="777", SLURM_NTASKS=str(nodes * tasks),
+                       SLURM_JOB_NUM_NODES=str(nodes), SLURM_NODEID=str(node), SLURM_PROCID=str(rank),
+                       SLURM_LOCALID=str(local), SLURM_JOB_NODELIST=f"gpu[{10:03d}-{10 + nodes - 1:03d}]")
+            for key in KEYS:
+                clean_env.delenv(key, raising=False)
+            for key, value in env.items():
+                clean_env.setenv(key, value)
+            distributed.export_rendezvous()
+            seen.add((os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"], os.environ["WORLD_SIZE"],
+                      os.environ["LOCAL_WORLD_SIZE"]))
+            assert os.environ["RANK"] == str(rank) and os.environ["LOCAL_RANK"] == str(local)
+    assert len(seen) == 1
+    master, port, world, local_world = seen.pop()
+    assert master == "gpu010" and world == str(nodes * tasks) and local_world == str(tasks)
+    assert 20000 <= int(port) <= 60000
