@@ -53,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", default=None, help="run only this task; repeatable")
     p.add_argument("--cluster", default=None, help="executor: local (subprocesses), slurm, or debug (in-process)")
     p.add_argument("--profile", default=None, help="cluster profile in configs/cluster/ (default: the --cluster name)")
+    p.add_argument("--launcher", default=None, choices=None,
+                   help="how ranks find each other: submitit (Slurm/local job env, default) or mpi (mpi4py; "
+                        "srun --mpi=pmix or mpirun)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs, cells, output dirs); submit nothing")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
@@ -84,6 +87,10 @@ def run(args) -> int:
     if args.model:
         names = [resolve_model(m).name for m in args.model]  # aliases → registry names
         overrides.append(f"models=[{','.join(names)}]")
+    if args.launcher:
+        if args.launcher not in ("submitit", "mpi"):
+            raise UserError(f"unknown launcher {args.launcher!r} (valid: mpi, submitit)")
+        overrides.append(f"cluster.launcher={args.launcher}")
     if args.task:
         overrides.append(f"tasks=[{','.join(args.task)}]")
     study = load_study(args.config, overrides, cluster=args.cluster, profile=args.profile)

@@ -36,35 +36,43 @@ def describe(study: StudyConfig, stage: str) -> str:
     return "\n".join(lines)
 
 
-def sbatch_preview(study: StudyConfig, stage: str) -> str:
-    """The sbatch scripts submitit would write for this stage, and the GPU-hours they reserve."""
+def sbatch_script(study: StudyConfig, stage: str, array: int | None = None, dependency: str | None = None) -> str:
+    """Exactly the script submitit writes for one job of `stage` (intermediate, consolidate,
+    target, report). submitit shell-quotes every #SBATCH value and srun argument; cluster `setup`
+    lines are the one place meant to be raw shell (module load ...)."""
     from submitit.slurm.slurm import _make_sbatch_string
 
     from hpc_itt import executors
     from hpc_itt.pipeline import jobs_folder
 
+    executor = executors.make(study.cluster, jobs_folder(study, stage), stage, f"itt-{stage}", dependency=dependency)
+    params = dict(executor._executor.parameters)
+    if array:
+        params["map_count"] = array
+    return _make_sbatch_string(command=executor._executor._submitit_command_str, folder=executor._executor.folder,
+                               **params)
+
+
+def sbatch_preview(study: StudyConfig, stage: str) -> str:
+    """The sbatch scripts submitit would write for this stage, and the GPU-hours they reserve."""
     c = study.cluster
     pairs = plan.intermediate_pairs(study) if stage in ("intermediate", "all") else []
     todo = [cell for cell in plan.cells(study) if not plan.is_done(study, cell)] if stage in ("target", "all") else []
     jobs = []
     if pairs:
-        jobs.append(("intermediate", "intermediate", f"{len(pairs)} job(s)", None, "afterok:<previous>"))
-        jobs.append(("consolidate", "consolidate", f"{len(pairs)} job(s)", None, "afterok:<intermediate>"))
+        jobs.append(("intermediate", f"1 array of {len(pairs)} job(s)", len(pairs), None))
+        jobs.append(("consolidate", f"1 array of {len(pairs)} job(s)", len(pairs), "aftercorr:<intermediate array>"))
     if todo:
-        jobs.append(("target", "target", f"1 array of {len(todo)} task(s)", len(todo),
-                     "afterok:<consolidations>" if pairs else None))
+        jobs.append(("target", f"1 array of {len(todo)} task(s)", len(todo),
+                     "afterok:<consolidation array>" if pairs else None))
+        jobs.append(("report", "1 job", None, "afterany:<target array>"))
     out = []
-    for stage_name, kind, count, array, dependency in jobs:
-        executor = executors.make(c, jobs_folder(study, stage_name), kind, f"itt-{stage_name}", dependency=dependency)
-        params = dict(executor._executor.parameters)
-        if array:
-            params["map_count"] = array
-        text = _make_sbatch_string(command=executor._executor._submitit_command_str,
-                                   folder=executor._executor.folder, **params)
-        out += [f"# ---- {stage_name}: {count} ----", text.strip(), ""]
+    for stage_name, count, array, dependency in jobs:
+        out += [f"# ---- {stage_name}: {count} ----", sbatch_script(study, stage_name, array, dependency).strip(), ""]
     gpus = max(c.gpus_per_node, 0)
     intermediate_h = len(pairs) * c.nodes * gpus * c.timeout_min / 60
     target_h = len(todo) * min(gpus, 1) * c.target_timeout_min / 60
+    out.append(f"sbatch calls: {len(jobs)} ({', '.join(name for name, *_ in jobs)})")
     out.append(f"GPU-hours reserved at most (time limits x GPUs): intermediate {intermediate_h:.0f} "
                f"({len(pairs)} x {c.nodes} node(s) x {gpus} GPU(s) x {c.timeout_min / 60:.1f} h) + "
                f"target {target_h:.0f} ({len(todo)} cell(s) x {min(gpus, 1)} GPU x {c.target_timeout_min / 60:.1f} h)"

@@ -33,7 +33,7 @@ def make(cluster: ClusterConfig, folder: Path, stage: str, name: str, dependency
     params = dict(name=name, nodes=nodes, tasks_per_node=tasks, cpus_per_task=cluster.cpus_per_task,
                   timeout_min=timeout, slurm_array_parallelism=cluster.array_parallelism,
                   slurm_setup=list(cluster.setup), slurm_additional_parameters=extra,
-                  slurm_srun_args=["--cpu-bind=none"])
+                  slurm_srun_args=["--cpu-bind=none"] + (["--mpi=pmix"] if cluster.launcher == "mpi" else []))
     if gpus:
         params["gpus_per_node"] = gpus
     if cluster.mem_gb:

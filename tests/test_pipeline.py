@@ -100,7 +100,7 @@ def test_rerun_skips_finished_work_and_reruns_only_a_lost_cell(pipeline):
     (lost / "metrics.json").unlink()
     (lost / "result.json").unlink()
     status = submit(tmp, "--stage", "status")
-    assert "8 cells — 1 incomplete, 7 done" in status.stdout and f"incomplete {lost.relative_to(tmp / 'exp' / 'target')}" in status.stdout
+    assert "8 cells — 7 done, 1 incomplete" in status.stdout and f"incomplete {lost.relative_to(tmp / 'exp' / 'target')}" in status.stdout
     rerun = submit(tmp, "--stage", "target")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "target grid: 1 cell(s) to run, 7 already done" in rerun.stdout

