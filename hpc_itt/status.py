@@ -63,15 +63,30 @@ def _merge_sacct(rows: list[dict]) -> None:
             if r["state"] == "submitted":
                 r["state"] = "unknown"
         return
-    out = subprocess.run(["sacct", "-n", "-X", "--parsable2", "-o", "JobID,State", "-j", ",".join(ids)],
+    # Query whole arrays: tasks that never started only appear as one "123_[0-7%2]" record.
+    arrays = sorted({i.split("_")[0] for i in ids})
+    out = subprocess.run(["sacct", "-n", "-X", "--parsable2", "-o", "JobID,State", "-j", ",".join(arrays)],
                          capture_output=True, text=True, timeout=60)
     states = {}
     for line in out.stdout.splitlines():
         job_id, _, state = line.partition("|")
-        states[job_id] = _SACCT.get(state.split()[0] if state else "", "unknown")
+        for one in _expand(job_id):
+            states[one] = _SACCT.get(state.split()[0] if state else "", "unknown")
     for r in rows:
         if r["state"] == "submitted":
             r["state"] = states.get(r["job"]["job_id"], "unknown")
+
+
+def _expand(job_id: str) -> list[str]:
+    """`123_[0-2,5%2]` → 123_0, 123_1, 123_2, 123_5; anything else as it is."""
+    if "_[" not in job_id:
+        return [job_id]
+    base, _, spec = job_id.partition("_[")
+    out = []
+    for part in spec.rstrip("]").split("%")[0].split(","):
+        low, _, high = part.partition("-")
+        out += [f"{base}_{i}" for i in range(int(low), int(high or low) + 1)]
+    return out
 
 
 def table(study: StudyConfig) -> str:

@@ -60,7 +60,7 @@ def test_chain_is_submitted_at_once_and_returns(chain):
     assert len(job_ids(out, "intermediate")) == 1 and len(job_ids(out, "consolidation")) == 1
     assert "aftercorr:" in out and out.count("submitted ") == 4  # 4 sbatch calls for the whole chain
     assert "submitted target array" in out and "8 cell(s)" in out and "afterok:" in out
-    assert returned < 60 < finished  # the command does not wait for the jobs
+    assert returned < 20 and finished > returned + 20  # the command does not wait for the jobs
     print(f"\nslurm chain: submit returned after {returned:.1f} s, report after {finished:.1f} s")
 
 
@@ -107,11 +107,17 @@ def test_cancelled_cell_is_reported_without_hanging(chain):
     out = submit(tmp, "--stage", "target", "cluster.extra_sbatch={begin: now+1hour}")  # stays pending
     array = out.split("submitted target array ")[1].split(":")[0]
     subprocess.run(["scancel", array], check=True)
-    wait_state(f"{array}_0", "CANCELLED", timeout=60)
-    started = time.time()
-    status = submit(tmp, "--stage", "status")
-    assert time.time() - started < 30
-    assert "1 cancelled" in status and "crosslingual/no_itt/seed2" in status
+    deadline = time.time() + 60
+    while True:  # sacct learns of the cancellation asynchronously
+        started = time.time()
+        status = submit(tmp, "--stage", "status")
+        assert time.time() - started < 30  # reading a cancelled job never hangs
+        if "1 cancelled" in status or time.time() > deadline:
+            break
+        time.sleep(2)
+    assert "1 cancelled" in status and "cancelled crosslingual" not in status
+    assert next(line for line in status.splitlines() if "cancelled " in line).split()[1] == \
+        "tiny-bert/sentiment/crosslingual/no_itt/seed2"
 
 
 def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, tmp_path):  # noqa: F811
