@@ -38,11 +38,11 @@ FULL = {"steps": 60, "warmup": 10, "repeats": 2}
 QUICK = {"steps": 20, "warmup": 5, "repeats": 1}
 NOTE = """
 Notes: both arms use dynamic padding and length grouping, but not the same grouping. hpc_itt sorts
-megabatches of 50 micro-batches, then shuffles all batches and deals them to the ranks; HF sorts
-megabatches of up to 50 batches (fewer on small data) and keeps their descending order, dealing
-neighbouring (similar) batches to the ranks, longest batch first, i.e. into the untimed warm-up.
-Hence tokens/s next to samples/s, and 'rank imbalance': the sum over steps of the biggest rank's
-padded tokens over the mean rank's (every rank waits for the biggest at the gradient reduce)."""
+megabatches of 50 micro-batches and then shuffles their order (hpc_itt/data/batching.py); HF sorts
+megabatches of up to 50 batches (fewer on small data), keeps their descending order and deals
+neighbouring batches to the ranks, longest batch first, i.e. into the untimed warm-up. Hence
+tokens/s next to samples/s, and 'rank imbalance': the sum over steps of the biggest rank's padded
+tokens over the mean rank's (every rank waits for the biggest at the gradient reduce)."""
 
 
 # --------------------------------------------------------------------------- settings

@@ -127,3 +127,17 @@ def test_unreachable_hub_dataset_is_one_line(monkeypatch):
     with pytest.raises(UserError) as err:
         load_splits(spec, "classification", DataConfig(source="hub"))
     assert "someone/not-cached-anywhere" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_ranks_of_a_step_get_similar_lengths(tiny_bert):
+    """Each step every rank waits for the one with the longest batch: grouped batches of one step
+    come from the same stretch of sorted lengths (measured: 1.23 → 1.03 for 2 ranks)."""
+    spec = DatasetSpec(num_labels=2, offline=SourceSpec(asset="vader-movie"))
+    lengths = prepare(spec, "classification", OFFLINE, load_tokenizer(tiny_bert), 64)["train"]["length"]
+
+    def imbalance(per_rank):
+        steps = [[len(b) * max(lengths[i] for i in b) for b in step] for step in zip(*per_rank)]
+        return sum(max(s) for s in steps) / sum(sum(s) / len(s) for s in steps)
+
+    grouped = imbalance(epoch_batches(lengths, 16, 2, seed=0, epoch=0))
+    assert grouped < 1.05 and grouped < imbalance(epoch_batches(lengths, 16, 2, seed=0, epoch=0, grouped=False))

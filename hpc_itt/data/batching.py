@@ -18,20 +18,24 @@ def epoch_batches(lengths: list[int], micro_batch: int, world: int, seed: int, e
     """Return, per rank, the list of micro-batches (lists of row indices) for one epoch.
 
     Grouping: shuffle, cut into mega-batches of `group_factor` micro-batches, sort each by length,
-    then shuffle the batches — similar lengths share a batch (little padding) yet order stays random.
+    then shuffle the steps — similar lengths share a batch and a step (little padding, balanced
+    ranks) yet the order stays random.
     Every rank gets the same number of batches (a remainder that does not fill all ranks is dropped).
     """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
     if grouped:
         lengths_arr = np.asarray(lengths)
-        mega = micro_batch * group_factor
+        mega = micro_batch * world * max(1, group_factor // world)  # whole steps: no step spans two
         order = np.concatenate([chunk[np.argsort(-lengths_arr[chunk], kind="stable")]
                                 for chunk in np.split(order, range(mega, len(order), mega))])
     batches = [order[i:i + micro_batch].tolist() for i in range(0, len(order), micro_batch)]
-    if grouped:
-        batches = [batches[i] for i in rng.permutation(len(batches))]
     usable = len(batches) - len(batches) % world
+    if grouped:
+        # Shuffle steps, not batches: the `world` neighbouring (similar-length) batches of a step
+        # go to different ranks, so no rank waits on a much longer batch at the same step.
+        steps = [batches[i:i + world] for i in range(0, usable, world)]
+        batches = [b for i in rng.permutation(len(steps)) for b in steps[i]]
     return [batches[r:usable:world] for r in range(world)]
 
 
