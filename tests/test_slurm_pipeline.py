@@ -61,7 +61,15 @@ def test_chain_is_submitted_at_once_and_returns(chain):
     assert "aftercorr:" in out and out.count("submitted ") == 4  # 4 sbatch calls for the whole chain
     assert "submitted target array" in out and "8 cell(s)" in out and "afterok:" in out
     assert returned < 20 and finished > returned + 20  # the command does not wait for the jobs
-    print(f"\nslurm chain: submit returned after {returned:.1f} s, report after {finished:.1f} s")
+    intermediate = job_ids(out, "intermediate")[0]
+    times = subprocess.run(["sacct", "-n", "-X", "--parsable2", "-o", "JobID,Submit,Start", "-j", intermediate],
+                           capture_output=True, text=True).stdout.split()[0].split("|")
+    from datetime import datetime
+
+    latency = (datetime.fromisoformat(times[2]) - datetime.fromisoformat(times[1])).total_seconds()
+    assert latency < 60
+    print(f"\nslurm chain: submit returned after {returned:.1f} s, intermediate submit-to-start {latency:.0f} s "
+          f"(sacct, 1 s resolution), report written after {finished:.1f} s")
 
 
 def test_chain_results_equal_local_run(chain, tmp_path):

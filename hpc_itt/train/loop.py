@@ -97,10 +97,11 @@ def run(job: TrainJob) -> dict:
             if state.step % cfg.log_every_steps == 0:
                 _log_train(meter, engine, tb, steplog, state.step, epoch)
             last_of_epoch = state.micro == steps_per_epoch * cfg.grad_accum  # saved below anyway
-            if cfg.save_every_steps and state.step % cfg.save_every_steps == 0 and not last_of_epoch:
+            stopping = bool(job.stop_after_steps) and state.step >= job.stop_after_steps
+            if cfg.save_every_steps and state.step % cfg.save_every_steps == 0 and not last_of_epoch and not stopping:
                 checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
                                 is_main=dist.is_main)
-            if job.stop_after_steps and state.step >= job.stop_after_steps:
+            if stopping:
                 checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
                                 is_main=dist.is_main)
                 tb.close()
@@ -224,9 +225,11 @@ class _Meter:
         self.reset()
         return out
 
-    def epoch_loss(self, engine) -> float:
+    def epoch_loss(self, engine) -> float | None:
+        """Mean loss of the micro-batches this segment ran; an epoch cut by a requeue counts only
+        its resumed part, one resumed exactly at its end has none (None)."""
         totals = _all_reduce([self.epoch_sum, self.epoch_n])
-        return totals[0] / max(totals[1], 1)
+        return totals[0] / totals[1] if totals[1] else None
 
 
 def _all_reduce(values: list[float]) -> list[float]:
