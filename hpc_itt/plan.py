@@ -92,7 +92,12 @@ def target_job(study: StudyConfig, cell: Cell, model_source: str) -> TrainJob:
     return TrainJob(
         name=f"target {cell.key}", model_source=source, num_labels=num_labels(dataset, study.data.source), kind=spec.kind,
         dataset=dataset, data=study.data, train=study.target, out_dir=str(cell_dir(study, cell)),
-        tb_dir=str(tb_dir(study, "target", cell.key)), seed=cell.seed, launcher="submitit")
+        tb_dir=str(tb_dir(study, "target", cell.key)), seed=cell.seed, launcher="submitit",
+        hparams={"model": cell.model, "task": cell.task, "target": cell.target, "arm": cell.arm, "seed": cell.seed,
+                 "intermediate_task": cell.task if cell.arm == "itt" else "none",
+                 "intermediate_epochs": study.intermediate.epochs if cell.arm == "itt" else 0,
+                 "lr": study.target.lr, "epochs": study.target.epochs, "precision": study.target.precision,
+                 "micro_batch_size": study.target.micro_batch_size, "max_length": study.target.max_length})
 
 
 def model_sources(study: StudyConfig, download: bool = False) -> dict[str, str]:

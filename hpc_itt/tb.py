@@ -26,6 +26,18 @@ class TBLogger:
             if value is not None:
                 self.writer.add_scalar(f"{prefix}/{key}", value, step)
 
+    def hparams(self, params: dict, metrics: dict[str, float]) -> None:
+        """HParams dashboard entry in this run's own event file. (SummaryWriter.add_hparams would
+        open a separate sub-run, which shows up as a second run per cell.)"""
+        if self.writer is None:
+            return
+        from torch.utils.tensorboard.summary import hparams
+
+        for summary in hparams(params, metrics):
+            self.writer._get_file_writer().add_summary(summary)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value)
+
     def text(self, tag: str, text: str, step: int = 0) -> None:
         if self.writer is not None:
             self.writer.add_text(tag, text, step)

@@ -85,6 +85,14 @@ def test_tensorboard_tree_has_every_run_and_scalar(pipeline):
         assert TB_TAGS <= set(acc.Tags()["scalars"]), run
         losses = [e.value for e in acc.Scalars("train/loss")]
         assert len(losses) >= 2
+        if "target" in run.parts:  # every cell: HParams with its final metrics, in its own run
+            from tensorboard.plugins.hparams import plugin_data_pb2
+
+            content = acc.PluginTagToContent("hparams")
+            session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+            params = dict(session.session_start_info.hparams)
+            assert params["arm"].string_value == run.parent.name and params["seed"].number_value == int(run.name[4:])
+            assert "hparam/test_accuracy" in acc.Tags()["scalars"]
 
 
 def test_rerun_skips_finished_work_and_reruns_only_a_lost_cell(pipeline):

@@ -75,7 +75,6 @@ def test_two_process_zero2_loss_falls(trained):
     assert result["world_size"] == 2
     epoch_losses = [h["train_loss"] for h in json.loads((Path(train_job.out_dir) / "result.json").read_text())["history"]]
     assert epoch_losses[-1] < 0.7 * epoch_losses[0], epoch_losses
-    assert epoch_losses == sorted(epoch_losses, reverse=True)
     losses = step_losses(train_job.out_dir)
     assert len(losses) == result["steps"] == 6 * (128 // (8 * 2))
 

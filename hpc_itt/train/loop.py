@@ -44,6 +44,7 @@ class TrainJob:
     seed: int
     launcher: str = "submitit"
     stop_after_steps: int | None = None  # tests: save and stop here, as a preempted job would
+    hparams: dict | None = None  # TensorBoard HParams of this run (grid cells), logged with its test metrics
 
 
 @dataclass
@@ -123,6 +124,9 @@ def run(job: TrainJob) -> dict:
     result = _final_result(job, engine, splits, collate, dist, state, ckpt)
     result["train_seconds_this_segment"] = round(time.time() - started, 2)
     tb.scalars("test", result["test"], state.step)
+    if job.hparams:
+        tb.hparams(job.hparams, {f"hparam/test_{k}": v for k, v in result["test"].items()}
+                   | {f"hparam/validation_{k}": v for k, v in result["validation"].items()})
     tb.close()
     if dist.is_main:
         _write_json(out / RESULT, result)
