@@ -44,6 +44,9 @@ def export_rendezvous(launcher: str = "submitit") -> str:
     if source == "submitit":
         import submitit
 
+        # An inherited MASTER_PORT (a user's shell, a submitting job) would give every job the
+        # same port, and jobs sharing a node would collide; derive it from the job id instead.
+        os.environ.pop("MASTER_PORT", None)
         # Never narrow CUDA_VISIBLE_DEVICES: DeepSpeed selects the device by LOCAL_RANK itself.
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
     elif source == "mpi":

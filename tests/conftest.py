@@ -31,3 +31,13 @@ def movie_jsonl() -> str:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ():
+    """In-process runs export RANK/MASTER_* straight into os.environ; without this they would
+    leak into the jobs of later tests (all local jobs would share one MASTER_PORT)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

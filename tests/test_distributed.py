@@ -10,10 +10,13 @@ KEYS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "LOCAL
 
 @pytest.fixture
 def clean_env(monkeypatch):
+    saved = dict(os.environ)  # export_rendezvous writes os.environ directly: restore all of it
     for key in list(os.environ):
         if key.startswith(("SLURM_", "SUBMITIT_")) or key in KEYS:
             monkeypatch.delenv(key, raising=False)
-    return monkeypatch
+    yield monkeypatch
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_single_process_gets_a_local_rendezvous(clean_env):
@@ -43,7 +46,7 @@ def test_submitit_slurm_env_two_nodes(clean_env):
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2,3"
     port = os.environ["MASTER_PORT"]
     clean_env.setenv("SLURM_PROCID", "0")
-    clean_env.delenv("MASTER_PORT")
+    clean_env.setenv("MASTER_PORT", "12345")  # inherited from the submitting shell: ignored
     distributed.export_rendezvous()
     assert os.environ["MASTER_PORT"] == port  # every rank derives the same port without talking
 

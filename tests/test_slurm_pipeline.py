@@ -68,6 +68,11 @@ def test_chain_is_submitted_at_once_and_returns(chain):
 
     latency = (datetime.fromisoformat(times[2]) - datetime.fromisoformat(times[1])).total_seconds()
     assert latency < 60
+    snapshots = list((tmp / "exp" / "code").glob("*/hpc_itt/stages.py"))
+    assert len(snapshots) == 1  # jobs run from a copy of the code taken at submission
+    workdir = subprocess.run(["sacct", "-n", "-X", "--parsable2", "-o", "WorkDir", "-j", intermediate],
+                             capture_output=True, text=True).stdout.split()[0]
+    assert workdir == str(snapshots[0].parents[1])
     print(f"\nslurm chain: submit returned after {returned:.1f} s, intermediate submit-to-start {latency:.0f} s "
           f"(sacct, 1 s resolution), report written after {finished:.1f} s")
 
