@@ -53,6 +53,8 @@ def test_all_stages_write_their_outputs(pipeline):
         assert metrics["model_source"].endswith("consolidated") == (arm == "itt")
     report = (exp / "report" / "report.md").read_text()
     assert "Partial grid" not in report and report.count("| tiny-bert | sentiment |") == 2
+    for name in ("report.csv", "report.tex", "summary.txt", "delta.png", "intermediate_curves.png"):
+        assert (exp / "report" / name).is_file(), name
     assert "report.md" in result.stdout
 
 
