@@ -24,6 +24,8 @@ stages:
   report        mean ± std over seeds and delta (with - without ITT) as Markdown and CSV
   all           prepare -> intermediate -> consolidate -> target -> report
   status        every cell: done / pending / running / failed / missing, with job ids and logs
+  tensorboard   a TensorBoard server over the experiment's logs, bound to 127.0.0.1 (--port);
+                on Slurm a small job whose log prints the ssh -L command to reach it
 
 The default --config is the embedded quickstart: a small real English BERT (all-MiniLM-L6-v2,
 first 2 layers) on real sentiment text, which runs on a laptop CPU in minutes.
@@ -56,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--launcher", default=None, choices=None,
                    help="how ranks find each other: submitit (Slurm/local job env, default) or mpi (mpi4py; "
                         "srun --mpi=pmix or mpirun)")
+    p.add_argument("--port", type=int, default=6006, help="TensorBoard port for --stage tensorboard (default 6006)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs, cells, output dirs); submit nothing")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
@@ -110,7 +113,7 @@ def run(args) -> int:
 
             print("\n" + sbatch_preview(study, args.stage))
         return 0
-    return pipeline.execute(study, args.stage)
+    return pipeline.execute(study, args.stage, port=args.port)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from hpc_itt.config.load import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 
-STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all", "status")
+STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all", "status", "tensorboard")
 
 
 def say(message: str) -> None:
@@ -23,7 +23,13 @@ def jobs_folder(study: StudyConfig, stage: str) -> Path:
     return plan.root(study) / "jobs" / stage / "%j"
 
 
-def execute(study: StudyConfig, stage: str) -> int:
+def execute(study: StudyConfig, stage: str, port: int = 6006) -> int:
+    if stage == "tensorboard":
+        from hpc_itt import tensorboard_server
+
+        if study.cluster.kind == "slurm":
+            return tensorboard_server.submit_job(study, port)
+        return tensorboard_server.serve_local(study, port)
     if stage == "report":
         run_report(study)
         return 0

@@ -53,6 +53,8 @@ def test_all_stages_write_their_outputs(pipeline):
         assert metrics["model_source"].endswith("consolidated") == (arm == "itt")
     report = (exp / "report" / "report.md").read_text()
     assert "Partial grid" not in report and report.count("| tiny-bert | sentiment |") == 2
+    for name in ("report.csv", "report.tex", "summary.txt", "delta.png", "intermediate_curves.png"):
+        assert (exp / "report" / name).is_file(), name
     assert "report.md" in result.stdout
 
 
@@ -122,3 +124,38 @@ def test_debug_cluster_runs_everything_in_process(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((tmp_path / "exp" / "target").glob("*/*/*/*/seed1/DONE"))) == 2
     assert "(n=1)" in (tmp_path / "exp" / "report" / "report.md").read_text()
+
+
+def test_tensorboard_server_serves_every_run(pipeline):
+    """The real server over the pipeline's logs, read through its HTTP API, bound to 127.0.0.1."""
+    import socket
+    import urllib.request
+
+    tmp, _, _ = pipeline
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "launch/submit.py", "--stage", "tensorboard", "--port", str(port),
+                               f"output_dir={tmp}/exp", f"logdir={tmp}/logs"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, runs = time.time() + 120, []
+        while time.time() < deadline and len(runs) < 9:
+            try:
+                runs = json.loads(urllib.request.urlopen(f"{base}/data/runs", timeout=5).read())
+            except OSError:
+                pass
+            time.sleep(1)
+        assert len(runs) == 9, runs
+        assert "intermediate/tiny-bert/sentiment" in runs and "target/tiny-bert/sentiment/domain/itt/seed1" in runs
+        tags = json.loads(urllib.request.urlopen(f"{base}/data/plugin/scalars/tags", timeout=10).read())
+        assert all("train/loss" in tags[run] for run in runs)
+        loss = json.loads(urllib.request.urlopen(
+            f"{base}/data/plugin/scalars/scalars?run=intermediate/tiny-bert/sentiment&tag=train/loss", timeout=10).read())
+        assert len(loss) >= 2  # [wall_time, step, value] rows
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        assert listening and all("127.0.0.1:" in line for line in listening.splitlines())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -38,11 +38,46 @@ def test_table_numbers(study):
     assert [c.key for c in missing] == ["tiny-bert/sentiment/crosslingual/itt/seed3"]
 
 
-def test_written_markdown_and_csv(study):
+def test_paired_t_test_by_hand(study):
+    rows, _ = report.collect(study)
+    domain = next(r for r in rows if r["target"] == "domain")
+    # per-seed differences 0.10, 0.12, 0.08: mean 0.10, sd 0.02, t = 0.10 / (0.02 / sqrt 3) = 8.660,
+    # two-sided p (df 2) = 0.01307, half-width t_0.975,2 (4.3027) x 0.02 / sqrt 3 = 0.04968
+    assert domain["paired_n"] == 3 and domain["verdict"] == "positive"
+    assert domain["p_value"] == pytest.approx(0.01307, abs=5e-5)
+    assert domain["ci_low"] == pytest.approx(0.10 - 0.04968, abs=5e-5)
+    assert domain["ci_high"] == pytest.approx(0.10 + 0.04968, abs=5e-5)
+    cross = next(r for r in rows if r["target"] == "crosslingual")
+    assert cross["paired_n"] == 2 and cross["verdict"] == "too few seeds" and cross["p_value"] is None
+
+
+@pytest.mark.parametrize("itt, no_itt, verdict", [
+    ({1: 0.5, 2: 0.6, 3: 0.4}, {1: 0.6, 2: 0.7, 3: 0.5}, "negative"),        # every seed -0.1: p = 0
+    ({1: 0.7, 2: 0.6, 3: 0.8}, {1: 0.6, 2: 0.7, 3: 0.7}, "not significant"),  # +0.1, -0.1, +0.1
+    ({1: 0.7, 2: 0.7, 3: 0.7}, {1: 0.7, 2: 0.7, 3: 0.7}, "not significant"),  # no difference at all
+])
+def test_verdicts(itt, no_itt, verdict):
+    assert report.paired(itt, no_itt)["verdict"] == verdict
+
+
+def test_written_markdown_csv_latex_plots_and_summary(study):
     written = report.write(study)
     md = (plan.root(study) / "report" / "report.md").read_text()
-    assert "| tiny-bert | sentiment | domain | accuracy | 0.7200 ± 0.0200 (n=3) | 0.8200 ± 0.0200 (n=3) | +0.1000 |" in md
-    assert "| tiny-bert | sentiment | crosslingual | accuracy | 0.6800 ± 0.0200 (n=3) | 0.6200 ± 0.0283 (n=2) | -0.0600 |" in md
+    assert ("| tiny-bert | sentiment | domain | accuracy | 0.7200 ± 0.0200 (n=3) | 0.8200 ± 0.0200 (n=3) | +0.1000 | "
+            "[+0.0503, +0.1497] | 0.013 | positive |") in md
+    assert ("| tiny-bert | sentiment | crosslingual | accuracy | 0.6800 ± 0.0200 (n=3) | 0.6200 ± 0.0283 (n=2) | -0.0600 | "
+            "– | – | too few seeds |") in md
+    assert "**Best per target:** sentiment/domain: tiny-bert (with ITT, accuracy 0.8200); " \
+           "sentiment/crosslingual: tiny-bert (without ITT, accuracy 0.6800)" in md
+    summary = (plan.root(study) / "report" / "summary.txt").read_text()
+    assert summary.startswith("ITT raised the mean test accuracy in 1 of 2 model/target pairs.")
+    assert "positive in 1, negative in 0 and not significant in 0 (1 had too few seeds to test)" in summary
+    assert "The grid is partial: 1 cell(s) are missing." in summary
+    tex = (plan.root(study) / "report" / "report.tex").read_text()
+    assert r"tiny-bert & sentiment & domain & accuracy & 0.720 $\pm$ 0.020 & 0.820 $\pm$ 0.020 & +0.100 & positive \\" in tex
+    assert r"\begin{tabular}" in tex and r"\bottomrule" in tex
+    assert written["plots"] == [str(plan.root(study) / "report" / "delta.png")]
+    assert (plan.root(study) / "report" / "delta.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Partial grid: 1 cell(s)" in md and "`tiny-bert/sentiment/crosslingual/itt/seed3`" in md
     csv_lines = (plan.root(study) / "report" / "report.csv").read_text().splitlines()
     assert csv_lines[0].split(",") == report.COLUMNS and len(csv_lines) == 3
