@@ -49,7 +49,7 @@ def test_xlnet_without_hub_fails_fast_with_offline_alternative(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--stage", "train"], "unknown stage 'train' (valid: all, consolidate, intermediate, prepare, report, status, target)"),
+    (["--stage", "train"], "unknown stage 'train' (valid: all, consolidate, intermediate, prepare, report, status, target, tensorboard)"),
     (["--model", "gpt5"], "unknown model 'gpt5' (valid: "),
     (["--task", "poetry"], "unknown task 'poetry'"),
     (["--cluster", "k8s"], "unknown cluster 'k8s' (valid: debug, local, slurm)"),
