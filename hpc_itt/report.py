@@ -7,13 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import statistics
-from pathlib import Path
 
 from scipy import stats
 
-from hpc_itt import plan
+from hpc_itt import atomic, plan
 from hpc_itt.config.load import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.train.metrics import PRIMARY
@@ -177,19 +175,10 @@ def write(study: StudyConfig) -> dict:
     files = {"report.md": markdown(study, rows, missing), "report.csv": to_csv(rows),
              "report.tex": latex(study, rows), "summary.txt": summary(rows, missing) + "\n"}
     for name, text in files.items():
-        _atomic_text(out / name, text)
+        atomic.write_text(out / name, text)
     from hpc_itt import report_plots
 
     plots = report_plots.write_all(study, rows, out)
     return {"dir": str(out), "rows": rows, "missing": [c.key for c in missing], "markdown": files["report.md"],
             "plots": plots}
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def report_path(study: StudyConfig) -> Path:
-    return plan.root(study) / "report" / "report.md"

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from pathlib import Path
 
 import submitit
 
-from hpc_itt import plan
+from hpc_itt import atomic, plan
 from hpc_itt.config.schema import StudyConfig
 
 
@@ -88,15 +87,11 @@ class TargetCell(submitit.helpers.Checkpointable):
         metrics = {"cell": asdict(self.cell), "primary_metric": result["primary_metric"],
                    "test": result["test"], "validation": result["validation"], "selected": result["selected"],
                    "steps": result["steps"], "model_source": result["model_source"]}
-        _atomic_write(out / plan.METRICS, json.dumps(metrics, indent=2))
-        _atomic_write(out / plan.DONE, "")
+        atomic.write_text(out / plan.METRICS, json.dumps(metrics, indent=2))
+        atomic.write_text(out / plan.DONE, "")
         return metrics
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class ReportStage:

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from hpc_itt import distributed
+from hpc_itt import atomic, distributed
 from hpc_itt.errors import UserError
 
 LATEST, BEST = "latest", "best"
@@ -29,12 +29,7 @@ def read_pointer(root: Path, pointer: str = LATEST) -> str | None:
 
 
 def write_pointer(root: Path, pointer: str, tag: str) -> None:
-    tmp = Path(root) / f".{pointer}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(tag)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, Path(root) / pointer)
+    atomic.write_text(Path(root) / pointer, tag, fsync=True)
 
 
 def save(engine, root: Path, tag: str, client_state: dict, pointers: tuple[str, ...] = (LATEST,),

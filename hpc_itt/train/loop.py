@@ -8,7 +8,6 @@ result; an interrupted one resumes from `latest` at the exact micro-batch where 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hpc_itt import distributed
+from hpc_itt import atomic, distributed
 from hpc_itt.config.schema import DataConfig, DatasetSpec, TrainConfig
 from hpc_itt.data.batching import Collator, epoch_batches, eval_batches, padded_fraction
 from hpc_itt.data.prepare import data_fingerprint, prepare
@@ -129,7 +128,7 @@ def run(job: TrainJob) -> dict:
                    | {f"hparam/validation_{k}": v for k, v in result["validation"].items()})
     tb.close()
     if dist.is_main:
-        _write_json(out / RESULT, result)
+        atomic.write_text(out / RESULT, json.dumps(result, indent=2, default=float))
     distributed.barrier()
     return result
 
@@ -277,9 +276,3 @@ def _to_device(batch: dict, engine, kind: str) -> dict:
         out["labels"] = out["labels"].to(dtype if dtype.is_floating_point else torch.float32)
     return out
 
-
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(tmp, path)
