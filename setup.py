@@ -22,6 +22,7 @@ setup(
         "numpy",
         "scipy",
         "scikit-learn",
+        "matplotlib",
         "sentencepiece",
         "protobuf",
     ],

@@ -7,8 +7,8 @@ from pathlib import Path
 class TBLogger:
     """A no-op on every rank but 0, so call sites need no rank checks.
 
-    `purge_step` makes a resumed run drop the events its previous segment logged after the
-    checkpoint it resumes from, so a requeued run shows one clean curve.
+    `purge_step` (the first step after the checkpoint) makes a resumed run drop the events its
+    previous segment logged after that checkpoint, so a requeued run shows one clean curve.
     """
 
     def __init__(self, logdir: str | Path | None, enabled: bool, purge_step: int | None = None):

@@ -125,10 +125,19 @@ def test_debug_cluster_runs_everything_in_process(tmp_path):
     assert "(n=1)" in (tmp_path / "exp" / "report" / "report.md").read_text()
 
 
-def test_tensorboard_server_serves_every_run(pipeline):
-    """The real server over the pipeline's logs, read through its HTTP API, bound to 127.0.0.1."""
-    import socket
+def _runs(base: str) -> list:
     import urllib.request
+
+    try:
+        return json.loads(urllib.request.urlopen(f"{base}/data/runs", timeout=5).read())
+    except OSError:
+        return []
+
+
+@pytest.fixture(scope="module")
+def tensorboard(pipeline):
+    """`--stage tensorboard` over the pipeline's logs: (base url, port)."""
+    import socket
 
     tmp, _, _ = pipeline
     with socket.socket() as s:
@@ -138,23 +147,55 @@ def test_tensorboard_server_serves_every_run(pipeline):
                                f"output_dir={tmp}/exp", f"logdir={tmp}/logs"], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline, runs = time.time() + 120, []
-        while time.time() < deadline and len(runs) < 9:
-            try:
-                runs = json.loads(urllib.request.urlopen(f"{base}/data/runs", timeout=5).read())
-            except OSError:
-                pass
-            time.sleep(1)
-        assert len(runs) == 9, runs
-        assert "intermediate/tiny-bert/sentiment" in runs and "target/tiny-bert/sentiment/domain/itt/seed1" in runs
-        tags = json.loads(urllib.request.urlopen(f"{base}/data/plugin/scalars/tags", timeout=10).read())
-        assert all("train/loss" in tags[run] for run in runs)
-        loss = json.loads(urllib.request.urlopen(
-            f"{base}/data/plugin/scalars/scalars?run=intermediate/tiny-bert/sentiment&tag=train/loss", timeout=10).read())
-        assert len(loss) >= 2  # [wall_time, step, value] rows
-        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
-        assert listening and all("127.0.0.1:" in line for line in listening.splitlines())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_runs(base)) < 9:  # it reads the event files in the background
+        time.sleep(1)
+    yield base, port
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_tensorboard_server_serves_every_run(tensorboard):
+    """The real server over the pipeline's logs, read through its HTTP API, bound to 127.0.0.1."""
+    import urllib.request
+
+    base, port = tensorboard
+    runs = _runs(base)
+    assert len(runs) == 9, runs
+    assert "intermediate/tiny-bert/sentiment" in runs and "target/tiny-bert/sentiment/domain/itt/seed1" in runs
+    tags = json.loads(urllib.request.urlopen(f"{base}/data/plugin/scalars/tags", timeout=10).read())
+    assert all("train/loss" in tags[run] for run in runs)
+    loss = json.loads(urllib.request.urlopen(
+        f"{base}/data/plugin/scalars/scalars?run=intermediate/tiny-bert/sentiment&tag=train/loss", timeout=10).read())
+    assert len(loss) >= 2  # [wall_time, step, value] rows
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    assert listening and all("127.0.0.1:" in line for line in listening.splitlines())
+
+
+def chromium() -> str:
+    """Debian's chromium, installed on first use (root + apt), like the local Slurm."""
+    import os
+    import shutil
+
+    if shutil.which("chromium") is None:
+        if os.geteuid() != 0:
+            pytest.skip("chromium is not installed and installing it needs root")
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], check=True,
+                       capture_output=True, timeout=600)
+    return shutil.which("chromium")
+
+
+def test_tensorboard_page_renders_the_runs_in_headless_chromium(tensorboard, tmp_path):
+    base, _ = tensorboard
+    flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--window-size=1400,1000", "--virtual-time-budget=20000"]
+    shot = tmp_path / "tensorboard.png"
+    subprocess.run([*flags, f"--user-data-dir={tmp_path / 'p1'}", f"--screenshot={shot}", f"{base}/#timeseries"],
+                   check=True, capture_output=True, timeout=180)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 30_000  # not a blank page
+    dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'p2'}", "--dump-dom", f"{base}/#timeseries"],
+                         check=True, capture_output=True, text=True, timeout=180).stdout
+    for run in ("intermediate/tiny-bert/sentiment", "target/tiny-bert/sentiment/domain/itt/seed1",
+                "target/tiny-bert/sentiment/crosslingual/no_itt/seed2"):
+        assert run in dom, run  # the run selector lists every run

@@ -169,3 +169,32 @@ def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, t
 
     got, want = final_weights(preempted), final_weights(reference)
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_tensorboard_job_prints_how_to_reach_it(chain):
+    import socket
+    import urllib.request
+
+    tmp, _, _, _ = chain
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = submit(tmp, "--stage", "tensorboard", "--port", str(port))
+    job_id = out.split("submitted TensorBoard job ")[1].split(";")[0]
+    log = Path(out.split("its log shows the ssh command: ")[1].split()[0].replace("%j", job_id))
+    try:
+        wait_state(job_id, "RUNNING", timeout=60)
+        deadline = time.time() + 90
+        while time.time() < deadline and "ssh -N -L" not in (log.read_text() if log.is_file() else ""):
+            time.sleep(1)
+        line = next(x for x in log.read_text().splitlines() if "ssh -N -L" in x)
+        assert f"-L {port}:127.0.0.1:{port}" in line
+        runs = []
+        while time.time() < deadline and not runs:
+            try:
+                runs = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=5).read())
+            except OSError:
+                time.sleep(1)
+        assert "intermediate/tiny-bert/sentiment" in runs
+    finally:
+        subprocess.run(["scancel", job_id])

@@ -122,6 +122,16 @@ def test_resume_continues_with_the_same_losses(tmp_path, tiny_bert):
     assert (Path(interrupted.out_dir) / "checkpoints" / "latest").read_text() == "step7"
     resumed = run_torchrun(interrupted, tmp_path, "resume")
     assert step_losses(interrupted.out_dir) == step_losses(tmp_path / "a" / "run")
+    # TensorBoard: both segments form one run with one curve, equal to the uninterrupted run's
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    curves = []
+    for run in (tmp_path / "a" / "tb", tmp_path / "b" / "tb"):
+        acc = EventAccumulator(str(run))
+        acc.Reload()
+        curves.append([(e.step, e.value) for e in acc.Scalars("train/loss")])
+    assert len(list((tmp_path / "b" / "tb").glob("events.out.tfevents.*"))) == 2  # two segments, one run
+    assert [step for step, _ in curves[1]] == list(range(1, resumed["steps"] + 1)) and curves[0] == curves[1]
     assert resumed["test"] == full["test"] and resumed["steps"] == full["steps"] == 160 // (4 * 2 * 2)
 
 

@@ -75,7 +75,7 @@ def run(job: TrainJob) -> dict:
     engine = engine_lib.build(model, cfg, dist.world_size, steps_per_epoch * cfg.epochs)
     ckpt = out / "checkpoints"
     state = TrainState(**(checkpoint.load(engine, ckpt) or {}).get("train_state", {}))
-    tb = TBLogger(job.tb_dir, dist.is_main, purge_step=state.step)
+    tb = TBLogger(job.tb_dir, dist.is_main, purge_step=state.step + 1 if state.step else None)
     steplog = _StepLog(out / "train_log.jsonl", dist.is_main, state.step)
     started = time.time()
 
