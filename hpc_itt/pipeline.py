@@ -1,6 +1,6 @@
 """The stages in order — prepare → intermediate → consolidate → target grid → report — each
 skipping what is already on disk. Local and debug runs block and go on to the next stage; the
-Slurm chain is submitted at once with `afterok` dependencies and returns."""
+Slurm chain is submitted at once with job dependencies and returns (hpc_itt.slurm_chain)."""
 from __future__ import annotations
 
 import sys
@@ -34,9 +34,7 @@ def execute(study: StudyConfig, stage: str, port: int = 6006) -> int:
         run_report(study)
         return 0
     if stage == "status":
-        from hpc_itt.status import table
-
-        print(table(study))
+        print(status.table(study))
         return 0
     sources = plan.model_sources(study, download=stage in ("prepare", "all"))
     if study.cluster.kind == "slurm":
