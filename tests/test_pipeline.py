@@ -8,13 +8,10 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, TINY, free_port
 
 pytestmark = pytest.mark.slow
 
-TINY = ["models=[tiny-bert]", "intermediate.epochs=2", "intermediate.max_train_examples=128",
-        "intermediate.max_eval_examples=32", "intermediate.save_every_steps=3", "intermediate.lr=3e-3",
-        "target.epochs=2", "target.max_train_examples=64", "target.max_eval_examples=32", "target.lr=3e-3"]
 TB_TAGS = {"train/loss", "train/lr", "train/grad_norm", "train/samples_per_s", "train/tokens_per_s",
            "train/padded_fraction", "eval/accuracy", "test/accuracy"}
 
@@ -137,12 +134,8 @@ def _runs(base: str) -> list:
 @pytest.fixture(scope="module")
 def tensorboard(pipeline):
     """`--stage tensorboard` over the pipeline's logs: (base url, port)."""
-    import socket
-
     tmp, _, _ = pipeline
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "launch/submit.py", "--stage", "tensorboard", "--port", str(port),
                                f"output_dir={tmp}/exp", f"logdir={tmp}/logs"], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

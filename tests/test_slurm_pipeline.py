@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, TINY, free_port
 from slurm_cluster import slurm_cluster, wait_state  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
-
-TINY = ["models=[tiny-bert]", "intermediate.epochs=2", "intermediate.max_train_examples=128",
-        "intermediate.max_eval_examples=32", "intermediate.save_every_steps=3", "intermediate.lr=3e-3",
-        "target.epochs=2", "target.max_train_examples=64", "target.max_eval_examples=32", "target.lr=3e-3"]
 
 
 def submit(tmp, *args, cluster=("--cluster", "slurm", "--profile", "local-slurm"), timeout=600):
@@ -172,13 +168,10 @@ def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, t
 
 
 def test_tensorboard_job_prints_how_to_reach_it(chain):
-    import socket
     import urllib.request
 
     tmp, _, _, _ = chain
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     out = submit(tmp, "--stage", "tensorboard", "--port", str(port))
     job_id = out.split("submitted TensorBoard job ")[1].split(";")[0]
     log = Path(out.split("its log shows the ssh command: ")[1].split()[0].replace("%j", job_id))

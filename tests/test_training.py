@@ -4,7 +4,6 @@ import json
 import os
 import pickle
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,7 +14,7 @@ import submitit
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO
+from conftest import REPO, free_port
 from hpc_itt.config.schema import DataConfig, DatasetSpec, SourceSpec, TrainConfig
 from hpc_itt.consolidate import consolidate, verify
 from hpc_itt.errors import UserError
@@ -47,16 +46,11 @@ def run_torchrun(train_job, tmp, name):
     spec, out = tmp / f"{name}.pkl", tmp / f"{name}.json"
     spec.write_bytes(pickle.dumps(train_job))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
+    port = str(free_port())  # torchrun's --master_port 0 hangs its static rendezvous
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
                     str(REPO / "tests" / "_worker.py"), str(spec), str(out)], check=True, env=env, cwd=REPO,
                    capture_output=True, timeout=600)
     return json.loads(out.read_text())
-
-
-def free_port() -> str:
-    with socket.socket() as s:  # torchrun's --master_port 0 hangs the static rendezvous
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
 
 
 def step_losses(out_dir):

@@ -65,6 +65,24 @@ wait_for() {
     sleep 0.25
   done
 }
+
+# start_slurm_daemon NAME TIMEOUT [DAEMON-ARG...] -- READY-CHECK...: start a self-daemonising Slurm
+# daemon unless it already runs; its pid and log files are $BASE/run/NAME.pid and $BASE/log/NAME.log
+start_slurm_daemon() {
+  local name=$1 timeout=$2 args=(); shift 2
+  while [ "$1" != "--" ]; do args+=("$1"); shift; done
+  shift
+  local pid="$BASE/run/$name.pid" logf="$BASE/log/$name.log"
+  if running "$pid" "$name"; then
+    log "$name already running (pid $(cat "$pid"))"
+    return 0
+  fi
+  rm -f "$pid"
+  "$name" ${args[@]+"${args[@]}"} </dev/null >>"$DAEMON_OUT" 2>&1 || { show_log "$logf"; die "$name failed to start"; }
+  wait_for "$name" "$timeout" "$logf" "$pid" "$@"
+  log "$name started (pid $(cat "$pid"))"
+}
+
 # stop_pid PIDFILE NAME: TERM, wait up to 10 s (a zombie counts as stopped), KILL
 stop_pid() {
   local pid k
@@ -303,14 +321,7 @@ EOF
 phase_done mariadb
 
 # ---------------------------------------------------------------- 5. slurmdbd + accounting entities
-if running "$BASE/run/slurmdbd.pid" slurmdbd; then
-  log "slurmdbd already running (pid $(cat "$BASE/run/slurmdbd.pid"))"
-else
-  rm -f "$BASE/run/slurmdbd.pid"
-  slurmdbd </dev/null >>"$DAEMON_OUT" 2>&1 || { show_log "$BASE/log/slurmdbd.log"; die "slurmdbd failed to start"; }
-  wait_for slurmdbd 60 "$BASE/log/slurmdbd.log" "$BASE/run/slurmdbd.pid" sacctmgr -n -P show cluster format=cluster
-  log "slurmdbd started (pid $(cat "$BASE/run/slurmdbd.pid"))"
-fi
+start_slurm_daemon slurmdbd 60 -- sacctmgr -n -P show cluster format=cluster
 if [ -z "$(sacctmgr -n -P show cluster "$CLUSTER" format=cluster 2>/dev/null)" ]; then
   sacctmgr -i add cluster "$CLUSTER" >/dev/null || die "sacctmgr add cluster failed"
   log "registered cluster $CLUSTER"
@@ -323,26 +334,12 @@ fi
 phase_done slurmdbd
 
 # ---------------------------------------------------------------- 6. slurmctld
-if running "$BASE/run/slurmctld.pid" slurmctld; then
-  log "slurmctld already running (pid $(cat "$BASE/run/slurmctld.pid"))"
-else
-  rm -f "$BASE/run/slurmctld.pid"
-  slurmctld </dev/null >>"$DAEMON_OUT" 2>&1 || { show_log "$BASE/log/slurmctld.log"; die "slurmctld failed to start"; }
-  wait_for slurmctld 30 "$BASE/log/slurmctld.log" "$BASE/run/slurmctld.pid" sh -c "scontrol ping | grep -q 'is UP'"
-  log "slurmctld started (pid $(cat "$BASE/run/slurmctld.pid"))"
-fi
+start_slurm_daemon slurmctld 30 -- sh -c "scontrol ping | grep -q 'is UP'"
 phase_done slurmctld
 
 # ---------------------------------------------------------------- 7. slurmd
-if running "$BASE/run/slurmd.pid" slurmd; then
-  log "slurmd already running (pid $(cat "$BASE/run/slurmd.pid"))"
-else
-  rm -f "$BASE/run/slurmd.pid"
-  slurmd -N "$NODE" </dev/null >>"$DAEMON_OUT" 2>&1 || { show_log "$BASE/log/slurmd.log"; die "slurmd failed to start"; }
-  wait_for slurmd 20 "$BASE/log/slurmd.log" "$BASE/run/slurmd.pid" test -s "$BASE/run/slurmd.pid"
-  running "$BASE/run/slurmd.pid" slurmd || { show_log "$BASE/log/slurmd.log"; die "slurmd exited during startup"; }
-  log "slurmd started (pid $(cat "$BASE/run/slurmd.pid"))"
-fi
+start_slurm_daemon slurmd 20 -N "$NODE" -- test -s "$BASE/run/slurmd.pid"
+running "$BASE/run/slurmd.pid" slurmd || { show_log "$BASE/log/slurmd.log"; die "slurmd exited during startup"; }
 phase_done slurmd
 
 # ---------------------------------------------------------------- 8. node usable
