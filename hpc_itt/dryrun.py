@@ -27,9 +27,13 @@ def describe(study: StudyConfig, stage: str) -> str:
     if stage in ("target", "all"):
         cells = plan.cells(study)
         done = sum(plan.is_done(study, cell) for cell in cells)
+        shared = " (no-ITT XTREME-R cells shared by the tasks)" if any(c.task == plan.NO_TASK for c in cells) else ""
         lines.append(f"  target grid: {len(cells)} cells = {len(study.models)} model(s) x {len(study.tasks)} task(s) x "
-                     f"{len(study.targets)} target(s) x {len(study.arms)} arm(s) x {len(study.seeds)} seed(s); "
+                     f"{len(study.targets)} target(s) x {len(study.arms)} arm(s) x {len(study.seeds)} seed(s){shared}; "
                      f"{done} done, {len(cells) - done} to run ({study.target.epochs} epochs each)")
+        from hpc_itt.xtreme.estimate import table
+
+        lines += table(study, cells)
         for cell in cells:
             state = "done" if plan.is_done(study, cell) else "pending"
             lines.append(f"    [{state:7}] {cell.key}  →  {plan.cell_dir(study, cell)}")

@@ -70,19 +70,30 @@ def load_tokenizer(source: str):
 
 
 def build_task_model(source: str, num_labels: int, kind: str, seed: int):
-    """A fresh, seeded task head on the encoder from `source`.
+    """A fresh, seeded sequence classification (or regression) head on the encoder from `source`."""
+    return build_model(source, "AutoModelForSequenceClassification", seed, num_labels=num_labels,
+                       problem_type="regression" if kind == "regression" else "single_label_classification")
+
+
+def build_model(source: str, auto_class: str, seed: int, keep_head: bool = False, **config_updates):
+    """`auto_class` (a transformers Auto* class name) on the encoder from `source`, head fresh and seeded.
 
     `source` may be a hub/preset encoder or a consolidated ITT checkpoint that carries the
     intermediate task's head: only the encoder (the model's `base_model`) is transferred, so both
     arms of the study start the target with an identically initialised head for the same seed.
+    `keep_head` loads the whole model instead: a later phase of one target (XCOPA: SIQA → COPA).
     """
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+    import transformers
+    from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.from_pretrained(source)
-    config.num_labels = num_labels
-    config.problem_type = "regression" if kind == "regression" else "single_label_classification"
+    for key, value in config_updates.items():
+        setattr(config, key, value)
+    model_class = getattr(transformers, auto_class)
+    if keep_head:
+        return model_class.from_pretrained(source, config=config, dtype=torch.float32)
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config)
+    model = model_class.from_config(config)
     encoder = AutoModel.from_pretrained(source, config=config, dtype=torch.float32).state_dict()
     wanted = model.base_model.state_dict()
     missing = [k for k in wanted if k not in encoder]

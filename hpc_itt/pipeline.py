@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hpc_itt import executors, plan, report, status
 from hpc_itt.config.load import resolve_task
+from hpc_itt.xtreme.tasks import is_xtreme
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 
@@ -66,13 +67,20 @@ def prepare(study: StudyConfig, sources: dict[str, str]) -> None:
         tokenizer = load_tokenizer(source)
         for task_name in study.tasks:
             task = resolve_task(task_name)
-            todo = [("intermediate", task.intermediate, study.intermediate)] if "itt" in study.arms else []
-            todo += [(t, task.targets[t], study.target) for t in study.targets]
+            todo = [("intermediate", plan.intermediate_dataset(study, task_name), study.intermediate)
+                    ] if "itt" in study.arms else []
+            todo += [(t, task.targets[t], study.target) for t in study.targets if t in task.targets]
             for label, dataset, cfg in todo:
                 splits = prepare_dataset(dataset, task.kind, study.data, tokenizer, cfg.max_length,
                                          cfg.max_train_examples, cfg.max_eval_examples)
                 sizes = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
                 say(f"prepared {model}/{task_name}/{label}: {sizes}")
+        for target in [t for t in study.targets if is_xtreme(t)]:
+            from hpc_itt.xtreme.runner import prepare_target
+
+            for phase, splits in prepare_target(study, target, tokenizer).items():
+                say(f"prepared {model}/{target} [{phase}]: {len(splits)} split(s), "
+                    f"{sum(len(v) for v in splits.values())} rows")
 
 
 # ---- intermediate + consolidate ------------------------------------------------------------------

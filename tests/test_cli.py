@@ -67,8 +67,8 @@ def test_bad_input_is_one_line_exit_2(args, fragment, capsys, tmp_path):
 
 @pytest.mark.parametrize("model, hub_id, alternative", [
     ("bert", "bert-base-uncased", "minilm"), ("roberta", "roberta-base", "tiny-roberta"),
-    ("mbert", "bert-base-multilingual-cased", "minilm"), ("xlmr", "FacebookAI/xlm-roberta-base", "tiny-roberta"),
-    ("xlmr-large", "FacebookAI/xlm-roberta-large", "tiny-roberta"),
+    ("mbert", "bert-base-multilingual-cased", "minilm"), ("xlmr", "FacebookAI/xlm-roberta-base", "tiny-xlmr"),
+    ("xlmr-large", "FacebookAI/xlm-roberta-large", "tiny-xlmr"),
 ])
 def test_every_hub_model_fails_fast_offline(model, hub_id, alternative, capsys, tmp_path):
     code = main(["--stage", "intermediate", "--model", model, f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/l"])

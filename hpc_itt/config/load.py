@@ -11,6 +11,7 @@ import yaml
 from hpc_itt.config.schema import ClusterConfig, ModelSpec, StudyConfig, TaskSpec
 from hpc_itt.config.validate import Where, build
 from hpc_itt.errors import UserError, choices
+from hpc_itt.xtreme import tasks as xtreme_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STUDY = "configs/studies/quickstart.yaml"
@@ -93,6 +94,9 @@ def load_study(path: str | Path | None = None, overrides: list[str] = (), cluste
         data["cluster"]["kind"] = cluster
     data = merge(data, parse_overrides(list(overrides)))
     study = build(StudyConfig, data, where)
+    study.targets = xtreme_tasks.expand(study.targets)
+    if study.data.xtreme_dir:  # jobs may run elsewhere (Slurm: a code snapshot): pin the folder now
+        study.data.xtreme_dir = str(Path(study.data.xtreme_dir).expanduser().resolve())
     _check_study(study)
     return study
 
@@ -152,11 +156,26 @@ def _check_study(study: StudyConfig) -> None:
     for task_name in study.tasks:
         task = resolve_task(task_name)
         for target in study.targets:
-            if target not in task.targets:
-                raise UserError(f"task {task_name!r} has no target {target!r} (valid: {choices(task.targets)})")
-        for dataset in [task.intermediate, *(task.targets[t] for t in study.targets)]:
+            if target not in task.targets and not xtreme_tasks.is_xtreme(target):
+                raise UserError(f"task {task_name!r} has no target {target!r} (valid: "
+                                f"{choices([*task.targets, xtreme_tasks.SUITE, *xtreme_tasks.TASKS])})")
+        own_targets = [task.targets[t] for t in study.targets if t in task.targets]
+        for dataset in [task.intermediate, *own_targets]:
             if task.kind == "regression" and dataset.num_labels != 1:
                 raise UserError(f"task {task_name!r} is a regression: {dataset.description!r} needs num_labels: 1")
             if getattr(dataset, study.data.source) is None:
                 raise UserError(f"task {task_name!r} has no {study.data.source!r} source for "
                                 f"{dataset.description or 'a dataset'} (set data.source to the other one)")
+    _check_xtreme(study)
+
+
+def _check_xtreme(study: StudyConfig) -> None:
+    for name in study.xtreme.languages:
+        xtreme_tasks.languages(xtreme_tasks.get(name), study.xtreme.languages)  # names the bad value
+    uses_xtreme = any(xtreme_tasks.is_xtreme(t) for t in study.targets) or any(
+        getattr(getattr(resolve_task(t).intermediate, study.data.source), "xtreme", None) for t in study.tasks)
+    if uses_xtreme and study.data.source == "offline" and not study.data.xtreme_dir:
+        raise UserError("XTREME-R data offline needs data.xtreme_dir (the folder download_data.sh of "
+                        "google-research/xtreme fills), or data.source=hub")
+    if study.data.xtreme_dir and not Path(study.data.xtreme_dir).is_dir():
+        raise UserError(f"data.xtreme_dir: {study.data.xtreme_dir} is not a directory")

@@ -25,7 +25,8 @@ class ModelSpec:
 
 @dataclass
 class SourceSpec:
-    """One concrete dataset: a hub id, a packaged asset, or a local csv/tsv/jsonl/json file."""
+    """One concrete dataset: a hub id, a packaged asset, a local csv/tsv/jsonl/json file, or an
+    XTREME-R dataset (read from `data.xtreme_dir` when set, else from its hub ids)."""
 
     hub: Optional[str] = None
     config: Optional[str] = None
@@ -37,6 +38,8 @@ class SourceSpec:
     label_map: Optional[dict[str, int]] = None  # raw label (as string) -> class id
     num_labels: Optional[int] = None  # when this source's label space differs from the dataset's
     language: str = "en"
+    xtreme: Optional[str] = None  # an hpc_itt.xtreme.formats dataset, e.g. mnli or xnli (translated MNLI)
+    languages: list[str] = field(default_factory=lambda: ["en"])  # xtreme: languages mixed, in equal shares
 
 
 @dataclass
@@ -87,6 +90,21 @@ class DataConfig:
     split_seed: int = 42
     length_grouped: bool = True
     num_proc: int = 1
+    xtreme_dir: Optional[str] = None  # output of the XTREME repository's download_data.sh; None: the hub
+
+
+@dataclass
+class XtremeConfig:
+    """XTREME-R targets (`targets: [xtreme-r]` or task names): languages, scoring, hyperparameters."""
+
+    languages: dict[str, list[str]] = field(default_factory=dict)  # task -> a subset of its languages
+    max_eval_per_language: Optional[int] = None  # cap on test examples per language (reduced runs)
+    qa_metric: Literal["mean_f1_em", "f1"] = "mean_f1_em"  # evaluate.py's (F1+EM)/2, or F1 only
+    task_defaults: bool = True  # lr / epochs / max_length of the XTREME scripts per task; else `target`
+    retrieval_layer: Optional[int] = None  # Tatoeba's pooled layer; None: num_layers // 2 + 1 (7 of 12)
+    doc_stride: int = 128
+    intermediate_languages: Optional[list[str]] = None  # restrict multilingual XTREME intermediate data (reduced runs)
+    gpu_samples_per_s: float = 800.0  # dry-run estimate: training samples/s of a base model on one GPU
 
 
 @dataclass
@@ -128,3 +146,4 @@ class StudyConfig:
     intermediate: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100))
     target: TrainConfig = field(default_factory=TrainConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    xtreme: XtremeConfig = field(default_factory=XtremeConfig)

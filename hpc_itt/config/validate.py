@@ -124,6 +124,12 @@ _RULES: dict[str, list[tuple[str, typing.Callable[[Any], bool], str]]] = {
         ("arms", lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct arms"),
     ],
     "DatasetSpec": [("num_labels", lambda v: v >= 1, "an integer >= 1")],
+    "XtremeConfig": [
+        ("max_eval_per_language", lambda v: v is None or v >= 1, "null or an integer >= 1"),
+        ("retrieval_layer", lambda v: v is None or v >= 0, "null or an integer >= 0"),
+        ("doc_stride", lambda v: v >= 1, "an integer >= 1"),
+        ("gpu_samples_per_s", lambda v: v > 0, "a number > 0"),
+    ],
 }
 
 
@@ -140,5 +146,6 @@ def _check_values(obj, where: Where, prefix: str) -> None:
         # refuses ("is not a zero checkpoint"): the run could never be consolidated.
         raise UserError(f"{where(_join(prefix, 'zero_stage'))}: zero_stage 1 with bf16 cannot be consolidated "
                         f"by DeepSpeed (valid with bf16: 0, 2, 3)")
-    if type(obj).__name__ == "SourceSpec" and sum(x is not None for x in (obj.hub, obj.asset, obj.path)) != 1:
-        raise UserError(f"{where(prefix)}: a dataset source needs exactly one of hub, asset, path")
+    if type(obj).__name__ == "SourceSpec" and sum(x is not None for x in (obj.hub, obj.asset, obj.path,
+                                                                           obj.xtreme)) != 1:
+        raise UserError(f"{where(prefix)}: a dataset source needs exactly one of hub, asset, path, xtreme")

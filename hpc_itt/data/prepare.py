@@ -24,7 +24,7 @@ def tokenizer_id(tokenizer) -> str:
 
 def load_splits(dataset: DatasetSpec, kind: str, data: DataConfig) -> datasets.DatasetDict:
     source = source_of(dataset, data.source)
-    raw = load_raw(source)
+    raw = load_raw(source, data.xtreme_dir)
     norm = normalise(raw, source, num_labels(dataset, data.source), kind)
     shuffled = norm.shuffle(seed=data.split_seed)
     n = len(shuffled)

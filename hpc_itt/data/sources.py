@@ -36,12 +36,16 @@ def num_labels(dataset: DatasetSpec, which: str) -> int:
 
 
 def describe(source: SourceSpec) -> str:
+    if source.xtreme:
+        return f"xtreme:{source.xtreme}[{source.split}]/{','.join(source.languages)}"
     if source.hub:
         return f"hub:{source.hub}" + (f"/{source.config}" if source.config else "") + f"[{source.split}]"
     return f"asset:{source.asset}" if source.asset else f"file:{source.path}"
 
 
-def load_raw(source: SourceSpec) -> datasets.Dataset:
+def load_raw(source: SourceSpec, xtreme_dir: str | None = None) -> datasets.Dataset:
+    if source.xtreme:
+        return _load_xtreme(source, xtreme_dir)
     if source.hub:
         return _load_hub(source)
     if source.asset:
@@ -64,6 +68,18 @@ def _load_hub(source: SourceSpec) -> datasets.Dataset:
                         f"data.source=offline") from None
     except ValueError as err:
         raise UserError(f"cannot load dataset {describe(source)}: {str(err).splitlines()[0]}") from None
+
+
+def _load_xtreme(source: SourceSpec, xtreme_dir: str | None) -> datasets.Dataset:
+    """An XTREME-R dataset, several languages in equal shares (e.g. translated MNLI for a
+    multilingual intermediate task): the study caps the rows (`max_train_examples`), so both arms of
+    an English-vs-multilingual comparison train on as many examples for as many steps."""
+    from hpc_itt.xtreme import data, formats
+
+    per_language = [formats.load(source.xtreme, source.split, lang, xtreme_dir) for lang in source.languages]
+    shortest = min(len(rows) for rows in per_language)
+    records = [row for rows in per_language for row in rows[:shortest]]
+    return data.to_dataset(records, "intermediate", source.xtreme, source.split, source.languages, xtreme_dir)
 
 
 def _load_file(path: Path) -> datasets.Dataset:

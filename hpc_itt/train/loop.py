@@ -17,12 +17,13 @@ import torch
 
 from hpc_itt import atomic, distributed
 from hpc_itt.config.schema import DataConfig, DatasetSpec, TrainConfig
-from hpc_itt.data.batching import Collator, epoch_batches, eval_batches, padded_fraction
-from hpc_itt.data.prepare import data_fingerprint, prepare
+from hpc_itt.data.batching import epoch_batches, eval_batches, padded_fraction
+from hpc_itt.data.prepare import data_fingerprint
 from hpc_itt.errors import UserError
-from hpc_itt.models import build_task_model, load_tokenizer
+from hpc_itt.models import load_tokenizer
 from hpc_itt.tb import TBLogger
-from hpc_itt.train import checkpoint, engine as engine_lib, metrics
+from hpc_itt.train import checkpoint, engine as engine_lib
+from hpc_itt.train.head import Head, SequenceHead
 
 RESULT = "result.json"
 
@@ -44,6 +45,10 @@ class TrainJob:
     launcher: str = "submitit"
     stop_after_steps: int | None = None  # tests: save and stop here, as a preempted job would
     hparams: dict | None = None  # TensorBoard HParams of this run (grid cells), logged with its test metrics
+    head: Head | None = None  # the task family; None: sequence classification/regression on `dataset`
+
+    def task_head(self) -> Head:
+        return self.head or SequenceHead(self.dataset, self.data, self.kind, self.num_labels)
 
 
 @dataclass
@@ -63,15 +68,15 @@ def run(job: TrainJob) -> dict:
         return json.loads((out / RESULT).read_text())
     dist = distributed.init(job.launcher)
     cfg = job.train
-    splits = _prepare_data(job, dist)
-    collate = Collator(load_tokenizer(job.model_source))
+    head = job.task_head()
+    splits = _prepare_data(job, head, dist)
     lengths = splits["train"]["length"]
     steps_per_epoch = len(epoch_batches(lengths, cfg.micro_batch_size, dist.world_size, job.seed, 0,
                                         job.data.length_grouped)[0]) // cfg.grad_accum
     if steps_per_epoch == 0:
         raise UserError(f"{job.name}: {len(lengths)} training rows are fewer than one global batch "
                         f"({cfg.micro_batch_size} x {cfg.grad_accum} x {dist.world_size} processes)")
-    model = build_task_model(job.model_source, job.num_labels, job.kind, job.seed)
+    model = head.build_model(job.model_source, job.seed)
     engine = engine_lib.build(model, cfg, dist.world_size, steps_per_epoch * cfg.epochs)
     ckpt = out / "checkpoints"
     state = TrainState(**(checkpoint.load(engine, ckpt) or {}).get("train_state", {}))
@@ -85,8 +90,8 @@ def run(job: TrainJob) -> dict:
         meter = _Meter()
         for micro in range(state.micro, steps_per_epoch * cfg.grad_accum):
             torch.manual_seed(_step_seed(job.seed, epoch, micro, dist.rank))  # dropout: same on resume
-            batch = _to_device(collate(_rows(splits["train"], batches[micro])), engine, job.kind)
-            loss = engine(**batch).loss
+            batch = head.to_device(head.collate(_rows(splits["train"], batches[micro])), engine)
+            loss = head.loss(engine, batch)
             engine.backward(loss)
             engine.step()
             meter.add(loss, batch)
@@ -108,8 +113,8 @@ def run(job: TrainJob) -> dict:
                 return {"interrupted_at_step": state.step}
         if meter.n:  # steps since the last log line: short epochs still show up in TensorBoard
             _log_train(meter, engine, tb, steplog, state.step, epoch)
-        val = evaluate(engine, splits["validation"], collate, job.kind, dist, cfg.micro_batch_size)
-        primary = val[metrics.PRIMARY[job.kind]]
+        val = evaluate(engine, splits, "validation", head, dist, cfg.micro_batch_size)
+        primary = val[head.primary]
         improved = primary > state.best
         state.best = max(state.best, primary)
         state.history.append({"epoch": epoch + 1, "step": state.step, "train_loss": meter.epoch_loss(engine),
@@ -120,12 +125,43 @@ def run(job: TrainJob) -> dict:
         checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)}, pointers,
                         is_main=dist.is_main)
 
-    result = _final_result(job, engine, splits, collate, dist, state, ckpt)
+    result = _final_result(job, head, engine, splits, dist, state, ckpt)
     result["train_seconds_this_segment"] = round(time.time() - started, 2)
     tb.scalars("test", result["test"], state.step)
+    for name, scores in result.get("languages", {}).items():
+        tb.scalars(f"test/{name}", scores, state.step)
     if job.hparams:
         tb.hparams(job.hparams, {f"hparam/test_{k}": v for k, v in result["test"].items()}
                    | {f"hparam/validation_{k}": v for k, v in result["validation"].items()})
+    tb.close()
+    if dist.is_main:
+        atomic.write_text(out / RESULT, json.dumps(result, indent=2, default=float))
+    distributed.barrier()
+    return result
+
+
+def evaluate_only(job: TrainJob) -> dict:
+    """Score the model from `job.model_source` on the head's test splits without training (Tatoeba:
+    zero-shot retrieval from the encoder itself). Same engine, sharding and result.json as `run`."""
+    out = Path(job.out_dir)
+    if (out / RESULT).is_file():
+        return json.loads((out / RESULT).read_text())
+    dist = distributed.init(job.launcher)
+    head = job.task_head()
+    splits = _prepare_data(job, head, dist)
+    engine = engine_lib.build(head.build_model(job.model_source, job.seed), job.train, dist.world_size, 1)
+    tests = {name.partition("/")[2] or name: evaluate(engine, splits, name, head, dist, job.train.micro_batch_size)
+             for name in splits if name == "test" or name.startswith("test/")}
+    result = {"name": job.name, "kind": job.kind, "primary_metric": head.primary, "selected": None,
+              "validation": {}, **head.test_result(tests), "history": [], "steps": 0,
+              "world_size": dist.world_size, "seed": job.seed, "model_source": job.model_source,
+              "data": data_fingerprint(splits), "train_config": asdict(job.train)}
+    tb = TBLogger(job.tb_dir, dist.is_main)
+    tb.scalars("test", result["test"], 0)
+    for name, scores in result.get("languages", {}).items():
+        tb.scalars(f"test/{name}", scores, 0)
+    if job.hparams:
+        tb.hparams(job.hparams, {f"hparam/test_{k}": v for k, v in result["test"].items()})
     tb.close()
     if dist.is_main:
         atomic.write_text(out / RESULT, json.dumps(result, indent=2, default=float))
@@ -139,64 +175,59 @@ def _log_train(meter, engine, tb, steplog, step: int, epoch: int) -> None:
     steplog.write({"step": step, "epoch": epoch, **logged})
 
 
-def _prepare_data(job: TrainJob, dist):
+def _prepare_data(job: TrainJob, head: Head, dist):
     """Rank 0 loads and tokenizes first; the others then read its `datasets` cache files."""
-    cfg = job.train
 
     def load():
-        return prepare(job.dataset, job.kind, job.data, load_tokenizer(job.model_source), cfg.max_length,
-                       cfg.max_train_examples, cfg.max_eval_examples)
+        return head.prepare(load_tokenizer(job.model_source), job.train)
 
     splits = load() if dist.is_main else None
     distributed.barrier()
     return splits if splits is not None else load()
 
 
-def _final_result(job, engine, splits, collate, dist, state: TrainState, ckpt: Path) -> dict:
+def _final_result(job, head: Head, engine, splits, dist, state: TrainState, ckpt: Path) -> dict:
     pointer = checkpoint.BEST if job.train.select == "best" else checkpoint.LATEST
     selected = checkpoint.read_pointer(ckpt, pointer)
     if selected != checkpoint.read_pointer(ckpt, checkpoint.LATEST):
         checkpoint.load(engine, ckpt, pointer)
     selected_epoch = next((h for h in state.history if f"step{h['step']}" == selected), state.history[-1])
+    tests = {name.partition("/")[2] or name: evaluate(engine, splits, name, head, dist, job.train.micro_batch_size)
+             for name in splits if name == "test" or name.startswith("test/")}
     return {
-        "name": job.name, "kind": job.kind, "primary_metric": metrics.PRIMARY[job.kind],
+        "name": job.name, "kind": job.kind, "primary_metric": head.primary,
         "selected": {"pointer": pointer, "tag": selected, "epoch": selected_epoch["epoch"]},
-        "validation": evaluate(engine, splits["validation"], collate, job.kind, dist, job.train.micro_batch_size),
-        "test": evaluate(engine, splits["test"], collate, job.kind, dist, job.train.micro_batch_size),
+        "validation": evaluate(engine, splits, "validation", head, dist, job.train.micro_batch_size),
+        **head.test_result(tests),
         "history": state.history, "steps": state.step, "world_size": dist.world_size, "seed": job.seed,
         "model_source": job.model_source, "data": data_fingerprint(splits),
         "train_config": asdict(job.train),
     }
 
 
-def evaluate(engine, ds, collate, kind: str, dist, batch_size: int) -> dict[str, float]:
-    """Every rank scores a shard; ranks with fewer batches repeat one so that collective forwards
-    (ZeRO-3) stay in step, and the repeats are discarded."""
+def evaluate(engine, splits, split: str, head: Head, dist, batch_size: int) -> dict[str, float]:
+    """Every rank predicts a shard; ranks with fewer batches repeat one so that collective forwards
+    (ZeRO-3) stay in step, and the repeats are discarded. Rank 0's order of rows is restored
+    before the head scores them, so the score never depends on the world size."""
+    ds = splits[split]
     shards = eval_batches(ds["length"], batch_size, dist.world_size)
     mine, rounds = shards[dist.rank], max(len(s) for s in shards)
-    preds, labels = [], []
+    indexed = []
     engine.eval()
     with torch.no_grad():
         for i in range(rounds):
             idx = mine[i] if i < len(mine) else (mine or shards[0])[0]
-            batch = _to_device(collate(_rows(ds, idx)), engine, kind)
-            gold = batch.pop("labels")
-            logits = engine(**batch).logits.float().cpu().numpy()
+            predictions = head.predict(engine, head.to_device(head.collate(_rows(ds, idx)), engine))
             if i < len(mine):
-                preds.append(metrics.predictions_from_logits(kind, logits))
-                labels.append(gold.float().cpu().numpy())
+                indexed += zip(idx, predictions)
     engine.train()
-    local = (np.concatenate(preds) if preds else np.zeros(0), np.concatenate(labels) if labels else np.zeros(0))
     gathered = [None] * dist.world_size
     if dist.world_size > 1:
-        torch.distributed.all_gather_object(gathered, local)
+        torch.distributed.all_gather_object(gathered, indexed)
     else:
-        gathered = [local]
-    all_preds = np.concatenate([g[0] for g in gathered])
-    all_labels = np.concatenate([g[1] for g in gathered])
-    if kind == "classification":
-        all_labels = all_labels.astype(int)
-    return metrics.compute(kind, all_preds, all_labels)
+        gathered = [indexed]
+    ordered = sorted((pair for part in gathered for pair in part), key=lambda pair: pair[0])
+    return head.score(split, ds, [prediction for _, prediction in ordered])
 
 
 class _Meter:
@@ -214,7 +245,7 @@ class _Meter:
         value = float(loss.detach().float())
         self.loss, self.n = self.loss + value, self.n + 1
         self.epoch_sum, self.epoch_n = self.epoch_sum + value, self.epoch_n + 1
-        self.samples += len(batch["labels"])
+        self.samples += len(batch["input_ids"])
         self.tokens, self.pads = self.tokens + total - pads, self.pads + pads
 
     def flush(self, engine) -> dict[str, float]:
@@ -267,12 +298,3 @@ def _step_seed(seed: int, epoch: int, micro: int, rank: int) -> int:
 def _rows(ds, indices: list[int]) -> list[dict]:
     columns = ds[indices]
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
-
-
-def _to_device(batch: dict, engine, kind: str) -> dict:
-    out = {k: v.to(engine.device) for k, v in batch.items()}
-    if kind == "regression":
-        dtype = next(engine.module.parameters()).dtype
-        out["labels"] = out["labels"].to(dtype if dtype.is_floating_point else torch.float32)
-    return out
-

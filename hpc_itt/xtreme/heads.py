@@ -1,0 +1,382 @@
+"""The XTREME-R heads for the shared training loop (`hpc_itt.train.head.Head`).
+
+Each head trains on one English dataset (a phase), selects checkpoints on English validation data
+and scores the selected model zero-shot on every language: splits `test/<lang>`. Scores use
+`hpc_itt.xtreme.metrics` (0-100), and result.json gets the per-language table under "languages"
+and the language average under "test".
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from functools import partial
+
+import datasets
+import numpy as np
+import torch
+
+from hpc_itt.config.schema import TrainConfig
+from hpc_itt.data.prepare import tokenizer_id
+from hpc_itt.data.sources import fingerprint
+from hpc_itt.errors import UserError
+from hpc_itt.train.head import Head
+from hpc_itt.xtreme import data, features, formats, metrics
+from hpc_itt.xtreme.tasks import XtremeTask
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_VERSION = "xtreme-heads-v1"  # bump when tokenisation changes: it is part of every cache fingerprint
+
+
+@dataclass
+class XtremeHead(Head):
+    """Common data handling: English train/validation of one phase, every language's test split."""
+
+    task: XtremeTask
+    train_dataset: str | None  # formats dataset of this phase; None: evaluation only
+    dev_dataset: str | None  # its English dev split selects checkpoints; None: a held-out slice of train
+    languages: tuple[str, ...] = ()  # evaluated after training (empty: an earlier phase)
+    data_dir: str | None = None
+    split_seed: int = 42
+    max_eval_per_language: int | None = None
+    keep_head: bool = False  # a later phase continues the previous phase's head (XCOPA)
+    retrieval_layer: int | None = None  # hidden layer pooled for retrieval (None: the middle layer + 1)
+    doc_stride: int = 128
+    tokenizer: object = field(default=None, repr=False)
+    _examples: dict = field(default_factory=dict, repr=False)
+
+    primary = "accuracy"
+
+    # ---- data ------------------------------------------------------------------------------
+    def prepare(self, tokenizer, train: TrainConfig):
+        self.tokenizer = tokenizer
+        if self.task.head != "pair":
+            features.require_fast(tokenizer)
+        raw = {f"test/{lang}": self._records(self.task.test, "test", lang, self.max_eval_per_language)
+               for lang in self.languages}
+        if self.train_dataset is None:  # evaluation only (Tatoeba)
+            self._examples = raw
+            return {name: self._tokenize(name, ds, train.max_length) for name, ds in raw.items()}
+        raw["train"] = self._records(self.train_dataset, "train", "en")
+        if self.dev_dataset:
+            raw["validation"] = self._records(self.dev_dataset, "dev", "en")
+        else:  # a seeded held-out slice: the English dev sets of these tasks overlap their test sets
+            shuffled = raw["train"].shuffle(seed=self.split_seed)
+            n_val = min(1000, max(1, len(shuffled) // 10))
+            raw["validation"], raw["train"] = (shuffled.select(range(n_val)),
+                                               shuffled.select(range(n_val, len(shuffled))))
+        raw["train"] = _cap(raw["train"], train.max_train_examples)
+        raw["validation"] = _cap(raw["validation"], train.max_eval_examples)
+        self._examples = raw
+        return {name: self._tokenize(name, ds, train.max_length) for name, ds in raw.items()}
+
+    def _records(self, dataset: str, split: str, lang: str, limit: int | None = None) -> datasets.Dataset:
+        """`limit` caps the examples (queries for retrieval: the candidate pool stays whole;
+        Tatoeba's pairs stay pairs)."""
+        loaded = formats.load(dataset, split, lang, self.data_dir)
+        if limit and isinstance(loaded, dict):
+            loaded = dict(loaded, queries=loaded["queries"][:limit])
+        elif limit:
+            loaded = loaded[:limit]
+        if isinstance(loaded, dict) or dataset == "tatoeba":
+            loaded = data.retrieval_items(loaded)
+        if not loaded:
+            raise UserError(f"{self.task.name}: {dataset} {split} split for language {lang!r} is empty")
+        return data.to_dataset(loaded, dataset, split, lang, self.data_dir)
+
+    def _tokenize(self, name: str, ds: datasets.Dataset, max_length: int) -> datasets.Dataset:
+        encode = self._encoder(name, max_length)
+        out = ds.map(encode, batched=True, remove_columns=ds.column_names,
+                     new_fingerprint=fingerprint(ds._fingerprint, tokenizer_id(self.tokenizer), max_length,
+                                                 self.task.head, name == "train", self.doc_stride, _VERSION),
+                     desc=f"tokenize {self.task.name} {name}")
+        if "length" not in out.column_names:
+            out = out.map(lambda b: {"length": [len(x) for x in b["input_ids"]]}, batched=True,
+                          new_fingerprint=fingerprint(out._fingerprint, "length"))
+        return out
+
+    def _encoder(self, split: str, max_length: int):
+        raise NotImplementedError
+
+    # ---- batches ---------------------------------------------------------------------------
+    def collate(self, rows):
+        batch = _pad(self.tokenizer, rows)
+        if "label" in rows[0]:
+            batch["labels"] = torch.tensor([r["label"] for r in rows])
+        return batch
+
+    # ---- results ---------------------------------------------------------------------------
+    def test_result(self, per_split):
+        if not per_split:  # an earlier phase (SIQA before COPA) is not scored per language
+            return {"test": {}, "languages": {}}
+        metric_names = list(next(iter(per_split.values())))
+        average = {m: statistics.fmean(scores[m] for scores in per_split.values()) for m in metric_names}
+        return {"test": average, "languages": per_split}
+
+    def _lang(self, split: str) -> str:
+        return split.partition("/")[2] or "en"
+
+
+# ---- sentence pairs (XNLI) ----------------------------------------------------------------------
+@dataclass
+class PairHead(XtremeHead):
+    def _encoder(self, split, max_length):
+        def encode(batch):
+            enc = self.tokenizer(batch["text_a"], batch["text_b"], truncation=True, max_length=max_length)
+            return {**{k: enc[k] for k in _INPUTS if k in enc}, "label": batch["label"],
+                    "length": [len(ids) for ids in enc["input_ids"]]}
+        return encode
+
+    def build_model(self, source, seed):
+        from hpc_itt.models import build_model
+
+        return build_model(source, "AutoModelForSequenceClassification", seed, num_labels=len(self.task.labels),
+                           problem_type="single_label_classification")
+
+    def predict(self, engine, batch):
+        batch = dict(batch)
+        batch.pop("labels", None)
+        return list(engine(**batch).logits.float().argmax(-1).cpu().numpy())
+
+    def score(self, split, ds, predictions):
+        return {"accuracy": metrics.accuracy(predictions, ds["label"])}
+
+
+# ---- multiple choice (XCOPA after SIQA and COPA) ------------------------------------------------
+@dataclass
+class ChoiceHead(XtremeHead):
+    def _encoder(self, split, max_length):
+        def encode(batch):
+            out = features.encode_choice(batch, self.tokenizer, max_length)
+            return out
+        return encode
+
+    def build_model(self, source, seed):
+        from hpc_itt.models import build_model
+
+        return build_model(source, "AutoModelForMultipleChoice", seed, keep_head=self.keep_head)
+
+    def collate(self, rows):
+        return features.collate_choice(rows, self.tokenizer)
+
+    def predict(self, engine, batch):
+        batch = dict(batch)
+        batch.pop("labels", None)
+        return list(engine(**batch).logits.float().argmax(-1).cpu().numpy())
+
+    def score(self, split, ds, predictions):
+        return {"accuracy": metrics.accuracy(predictions, ds["label"])}
+
+
+# ---- token classification (UD-POS, PAN-X) --------------------------------------------------------
+@dataclass
+class TaggingHead(XtremeHead):
+    primary = "f1"
+
+    def _encoder(self, split, max_length):
+        label2id = {label: i for i, label in enumerate(self.task.labels)}
+        return partial(features.encode_tagging, tokenizer=self.tokenizer, label2id=label2id, max_length=max_length)
+
+    def build_model(self, source, seed):
+        from hpc_itt.models import build_model
+
+        labels = self.task.labels
+        return build_model(source, "AutoModelForTokenClassification", seed, num_labels=len(labels),
+                           id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
+
+    def collate(self, rows):
+        batch = _pad(self.tokenizer, rows)
+        batch["labels"] = _pad_labels([r["labels"] for r in rows], batch["input_ids"].shape[1],
+                                      self.tokenizer.padding_side)
+        return batch
+
+    def predict(self, engine, batch):
+        mask = batch["attention_mask"].bool()
+        batch = {k: v for k, v in batch.items() if k != "labels"}
+        logits = engine(**batch).logits.float().cpu()
+        return [row[m].numpy() for row, m in zip(logits, mask.cpu())]
+
+    def score(self, split, ds, predictions):
+        examples = self._examples[split]
+        tags = features.decode_tagging(ds, predictions, dict(enumerate(self.task.labels)), examples)
+        gold = examples["tags"]
+        return metrics.seqeval_scores(gold, [tags[str(i)] for i in examples["id"]])
+
+
+# ---- extractive QA (XQuAD, MLQA, TyDiQA-GoldP) ---------------------------------------------------
+@dataclass
+class QAHead(XtremeHead):
+    primary = "f1"
+    n_best: int = 20
+    max_answer_length: int = 30
+
+    def _encoder(self, split, max_length):
+        encode = features.encode_qa_train if split == "train" else features.encode_qa_eval
+        return partial(encode, tokenizer=self.tokenizer, max_length=max_length, doc_stride=self.doc_stride)
+
+    def build_model(self, source, seed):
+        from hpc_itt.models import build_model
+
+        # num_labels sizes the span head (start, end): a consolidated NLI checkpoint says 3
+        return build_model(source, "AutoModelForQuestionAnswering", seed, num_labels=2)
+
+    def collate(self, rows):
+        batch = _pad(self.tokenizer, rows)
+        if "start_positions" in rows[0]:
+            batch["start_positions"] = torch.tensor([r["start_positions"] for r in rows])
+            batch["end_positions"] = torch.tensor([r["end_positions"] for r in rows])
+        return batch
+
+    def predict(self, engine, batch):
+        mask = batch["attention_mask"].bool().cpu()
+        out = engine(**batch)
+        starts, ends = out.start_logits.float().cpu(), out.end_logits.float().cpu()
+        return [(s[m].numpy(), e[m].numpy()) for s, e, m in zip(starts, ends, mask)]
+
+    def score(self, split, ds, predictions):
+        examples = self._examples[split]
+        answers = features.decode_qa(examples, ds, [p[0] for p in predictions], [p[1] for p in predictions],
+                                     self.n_best, self.max_answer_length)
+        references = {str(i): list(a["text"]) for i, a in zip(examples["id"], examples["answers"])}
+        task = self.task.test if split.startswith("test/") else "squad"
+        return metrics.qa_scores(task, self._lang(split), answers, references)
+
+
+# ---- retrieval: sentence embeddings (Tatoeba) and dual encoders (LAReQA, Mewsli-X) ---------------
+@dataclass
+class EmbeddingHead(XtremeHead):
+    """Mean-pooled hidden states of one layer; Tatoeba uses it untrained (zero-shot, no phase)."""
+
+    primary = "accuracy"
+
+    def _encoder(self, split, max_length):
+        def encode(batch):
+            out = _encode_texts(self.tokenizer, batch["text"], batch["context"], max_length)
+            out["role"], out["rid"], out["gold"] = batch["role"], batch["id"], batch["gold"]
+            return out
+        return encode
+
+    def build_model(self, source, seed):
+        from hpc_itt.models import build_model
+
+        return build_model(source, "AutoModel", seed)
+
+    def collate(self, rows):
+        return _pad(self.tokenizer, rows)
+
+    def _layer(self, engine) -> int:
+        if self.retrieval_layer is not None:
+            return self.retrieval_layer
+        return engine.module.config.num_hidden_layers // 2 + 1  # XTREME: layer 7 of 12, 13 of 24
+
+    def embed(self, engine, batch, layer: int | None) -> torch.Tensor:
+        inputs = {k: v for k, v in batch.items() if k in _INPUTS}
+        out = engine(**inputs, output_hidden_states=layer is not None)
+        hidden = out.hidden_states[layer] if layer is not None else out.last_hidden_state
+        return features.mean_pool(hidden.float(), inputs["attention_mask"])
+
+    def predict(self, engine, batch):
+        return list(self.embed(engine, batch, self._layer(engine)).detach().cpu().numpy())
+
+    def score(self, split, ds, predictions):
+        embeddings = np.stack(predictions)
+        roles = np.asarray(ds["role"])
+        queries, candidates = embeddings[roles == "query"], embeddings[roles == "candidate"]
+        if not len(queries) or not len(candidates):
+            raise UserError(f"{self.task.name} {split}: {len(queries)} queries and {len(candidates)} candidates; "
+                            f"retrieval needs both")
+        if self.task.metric == "accuracy":  # Tatoeba: the i-th sentence's translation is the i-th English row
+            return {"accuracy": metrics.nearest_neighbour_accuracy(queries, candidates)}
+        candidate_ids = [rid for rid, role in zip(ds["rid"], ds["role"]) if role == "candidate"]
+        golds = [gold for gold, role in zip(ds["gold"], ds["role"]) if role == "query"]
+        rankings = metrics.rank_by_cosine(queries, candidates, candidate_ids, 20)
+        return {"map@20": metrics.map_at_k(rankings, golds, 20)}
+
+
+@dataclass
+class DualEncoderHead(EmbeddingHead):
+    """One shared encoder for queries and candidates, trained with in-batch negatives (softmax over
+    the batch's candidates of scaled cosine similarities), as LAReQA's and Mewsli-X's baselines."""
+
+    primary = "map@20"
+    scale: float = 20.0
+
+    def _encoder(self, split, max_length):
+        if split == "test" or split.startswith("test/"):
+            return super()._encoder(split, max_length)
+
+        def encode(batch):  # train and validation: (query, candidate) pairs
+            q = _encode_texts(self.tokenizer, batch["query"], batch["query_context"], max_length)
+            c = _encode_texts(self.tokenizer, batch["candidate"], batch["candidate_context"], max_length)
+            out = {f"q_{k}": v for k, v in q.items() if k != "length"}
+            out.update({f"c_{k}": v for k, v in c.items() if k != "length"})
+            out["length"] = [max(a, b) for a, b in zip(q["length"], c["length"])]
+            out["rid"] = batch["id"]
+            return out
+        return encode
+
+    _pair_batch = False
+
+    def collate(self, rows):
+        self._pair_batch = "q_input_ids" in rows[0]
+        if not self._pair_batch:
+            return super().collate(rows)
+        pairs = [{k[2:]: r[k] for k in r if k.startswith("q_")} for r in rows]
+        pairs += [{k[2:]: r[k] for k in r if k.startswith("c_")} for r in rows]
+        return _pad(self.tokenizer, pairs)  # queries then candidates: one forward for both
+
+    def loss(self, engine, batch):
+        emb = torch.nn.functional.normalize(self.embed(engine, batch, None), dim=-1)
+        half = emb.shape[0] // 2
+        logits = self.scale * emb[:half] @ emb[half:].T
+        return torch.nn.functional.cross_entropy(logits, torch.arange(half, device=logits.device))
+
+    def predict(self, engine, batch):
+        emb = self.embed(engine, batch, None).detach().cpu().numpy()
+        if self._pair_batch:  # a batch of pairs is its queries then its candidates
+            half = len(emb) // 2
+            return list(zip(emb[:half], emb[half:]))
+        return list(emb)
+
+    def score(self, split, ds, predictions):
+        if "q_input_ids" not in ds.column_names:
+            return super().score(split, ds, predictions)
+        # validation pairs: each held-out query searches all held-out candidates
+        queries, candidates = np.stack([p[0] for p in predictions]), np.stack([p[1] for p in predictions])
+        ids = [str(i) for i in ds["rid"]]
+        rankings = metrics.rank_by_cosine(queries, candidates, ids, 20)
+        return {"map@20": metrics.map_at_k(rankings, [[i] for i in ids], 20)}
+
+
+HEADS = {"pair": PairHead, "choice": ChoiceHead, "tagging": TaggingHead, "qa": QAHead, "embedding": EmbeddingHead,
+         "dual_encoder": DualEncoderHead}
+
+
+def _encode_texts(tokenizer, texts: list[str], contexts: list[str], max_length: int) -> dict[str, list]:
+    """Rows with a context are text/context pairs, rows without one single texts (same batch)."""
+    groups = {True: [i for i, c in enumerate(contexts) if c], False: [i for i, c in enumerate(contexts) if not c]}
+    out: dict[str, list] = {}
+    for has_context, rows in groups.items():
+        if not rows:
+            continue
+        part = {"t": [texts[i] for i in rows], "c": [contexts[i] for i in rows]}
+        enc = features.encode_texts(part, tokenizer, max_length, "t", "c" if has_context else None)
+        for key, values in enc.items():
+            column = out.setdefault(key, [None] * len(texts))
+            for i, value in zip(rows, values):
+                column[i] = value
+    return out
+
+
+def _pad(tokenizer, rows: list[dict]) -> dict[str, torch.Tensor]:
+    inputs = [{k: r[k] for k in _INPUTS if k in r} for r in rows]
+    return dict(tokenizer.pad(inputs, return_tensors="pt"))
+
+
+def _pad_labels(labels: list[list[int]], width: int, side: str) -> torch.Tensor:
+    padded = [([-100] * (width - len(row)) + list(row)) if side == "left" else (list(row) + [-100] * (width - len(row)))
+              for row in labels]
+    return torch.tensor(padded)
+
+
+def _cap(ds: datasets.Dataset, limit: int | None) -> datasets.Dataset:
+    return ds.select(range(min(limit, len(ds)))) if limit else ds
