@@ -49,6 +49,10 @@ def export_rendezvous(launcher: str = "submitit") -> str:
         os.environ.pop("MASTER_PORT", None)
         # Never narrow CUDA_VISIBLE_DEVICES: DeepSpeed selects the device by LOCAL_RANK itself.
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+        if os.environ["WORLD_SIZE"] == "1" and not _port_free(int(os.environ["MASTER_PORT"])):
+            # The job-id port can be taken (an ephemeral port of another connection); a lone
+            # process agrees with nobody on it, so any free port will do.
+            os.environ["MASTER_PORT"] = str(_free_port())
     elif source == "mpi":
         _export_from_mpi()
     elif source == "single":
@@ -68,6 +72,15 @@ def _export_from_mpi() -> None:
     port = comm.bcast(_free_port() if rank == 0 else None, root=0)
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(local.Get_rank()),
                       LOCAL_WORLD_SIZE=str(local.Get_size()), MASTER_ADDR=master, MASTER_PORT=str(port))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("", port))  # the store listens on every interface
+            return True
+        except OSError:
+            return False
 
 
 def _free_port() -> int:

@@ -177,14 +177,23 @@ def latex(study: StudyConfig, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _summary_text(study: StudyConfig, rows: list[dict], missing: list[plan.Cell]) -> str:
+    parts = [summary(rows, missing)] if rows or not xtreme_report.targets(study) else []
+    if xtreme_report.targets(study):
+        parts.append(xtreme_report.summary(study))
+    return " ".join(parts) + "\n"
+
+
 def write(study: StudyConfig) -> dict:
     rows, missing = collect(study)
     out = plan.root(study) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    files = {"report.md": markdown(study, rows, missing), "report.csv": to_csv(rows),
-             "report.tex": latex(study, rows), "summary.txt": summary(rows, missing) + "\n"}
+    files = {"report.md": markdown(study, rows, missing), "summary.txt": _summary_text(study, rows, missing)}
+    if rows:
+        files.update({"report.csv": to_csv(rows), "report.tex": latex(study, rows)})
     if xtreme_report.targets(study):
         files["xtreme.csv"] = xtreme_report.to_csv(study)
+        missing = missing + xtreme_report.collect(study)["missing"]
     for name, text in files.items():
         atomic.write_text(out / name, text)
     from hpc_itt import report_plots

@@ -42,8 +42,9 @@ def test_bad_literal_names_value_and_choices(tmp_path):
     ("seeds=[1,1]", "seeds: invalid value [1, 1]"),
     ("arms=[itt,maybe]", "invalid value 'maybe' (valid: itt, no_itt)"),
     ("models=[gpt5]", "unknown model 'gpt5' (valid: "),
-    ("tasks=[poetry]", "unknown task 'poetry' (valid: classification, sentiment, similarity)"),
-    ("targets=[medical]", "task 'sentiment' has no target 'medical' (valid: crosslingual, domain)"),
+    ("tasks=[poetry]", "unknown task 'poetry' (valid: classification, nli-en, nli-multi, sentiment, similarity)"),
+    ("targets=[medical]", "task 'sentiment' has no target 'medical' (valid: crosslingual, domain, lareqa, mewslix, mlqa, "
+                          "panx, tatoeba, tydiqa, udpos, xcopa, xnli, xquad, xtreme-r)"),
     ("tasks=[similarity]", "task 'similarity' has no 'offline' source"),
     ("cluster.tasks_per_node=0", "cluster.tasks_per_node: invalid value 0"),
 ])

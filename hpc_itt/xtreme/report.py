@@ -144,13 +144,14 @@ def markdown(study: StudyConfig) -> str:
     collected = collect(study)
     table = summarise(study, collected)
     cols = columns(study)
-    full = score.is_full_suite(targets(study))
+    full = score.is_full_suite(targets(study)) and not study.xtreme.languages
     qa = "(F1 + EM) / 2" if study.xtreme.qa_metric == "mean_f1_em" else "F1"
     lines = ["## XTREME-R (zero-shot cross-lingual transfer)", "",
              f"Fine-tuned on English, evaluated on every listed language; scores 0–100, mean ± sample std over seeds "
              f"{study.seeds}. Task score = mean over its languages (QA: {qa}); categories = mean of their tasks; "
              + ("overall = the XTREME-R score (mean of the 10 tasks)." if full else
-                f"overall = mean of this study's {len(targets(study))} task(s) — not the 10-task XTREME-R score."),
+                f"overall = mean of this study's {len(targets(study))} task(s) on its language sets — not the "
+                f"XTREME-R score, which needs all 10 tasks on all their languages."),
              ""]
     reduced = {t: langs for t, langs in study.xtreme.languages.items() if t in targets(study)}
     if reduced:
@@ -184,6 +185,24 @@ def markdown(study: StudyConfig) -> str:
         lines += ["", f"**Partial XTREME-R grid: {len(collected['missing'])} cell(s) have no result yet:**", ""]
         lines += [f"- `{c.key}`" for c in collected["missing"]]
     return "\n".join(lines) + "\n"
+
+
+def summary(study: StudyConfig) -> str:
+    """One paragraph: the overall score per model and arm, and each ITT arm's Δ against no ITT."""
+    collected = collect(study)
+    table = summarise(study, collected)
+    name = "XTREME-R score" if score.is_full_suite(targets(study)) and not study.xtreme.languages else \
+        f"mean score over {len(targets(study))} XTREME-R task(s)"
+    sentences = []
+    for model, by_arm in table.items():
+        scores = ", ".join(f"{label} {_ms(entry['stats']['overall'])}" for label, entry in by_arm.items())
+        sentences.append(f"{model}: {name} {scores}.")
+    for row in deltas(study, table):
+        if row["overall"] is not None:
+            sentences.append(f"{row['model']} {row['comparison']}: Δ {row['overall']:+.2f} ({row['test']['verdict']}).")
+    if collected["missing"]:
+        sentences.append(f"The XTREME-R grid is partial: {len(collected['missing'])} cell(s) are missing.")
+    return " ".join(sentences) if sentences else "No XTREME-R results yet."
 
 
 def to_csv(study: StudyConfig) -> str:

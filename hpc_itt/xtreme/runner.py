@@ -65,14 +65,14 @@ def run_cell(study: StudyConfig, cell: plan.Cell, model_source: str) -> dict:
     phases = heads(study, task)
     if not task.trains:
         return loop.evaluate_only(_job(study, cell, source, cfg, phases[0], out, final=True))
-    result = {}
+    result, start = {}, source
     for i, head in enumerate(phases):
         last = i == len(phases) - 1
         phase_dir = out if len(phases) == 1 else out / f"phase{i + 1}-{head.train_dataset}"
         result = loop.run(_job(study, cell, source, cfg, head, phase_dir, final=last))
         if not last:
             source = _export(phase_dir, source, cfg)
-    return result
+    return dict(result, model_source=start)  # the cell's starting encoder, not an exported phase
 
 
 def _job(study: StudyConfig, cell: plan.Cell, source: str, cfg: TrainConfig, head, out: Path, final: bool):

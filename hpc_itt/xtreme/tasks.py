@@ -102,6 +102,9 @@ def languages(task: XtremeTask, restrict: dict[str, list[str]] | None) -> tuple[
     wanted = (restrict or {}).get(task.name)
     if wanted is None:
         return task.languages
+    if not wanted or len(set(wanted)) != len(wanted):
+        raise UserError(f"xtreme.languages.{task.name}: {wanted!r} must be a non-empty list of distinct languages "
+                        f"(valid: {choices(task.languages)})")
     unknown = [lang for lang in wanted if lang not in task.languages]
     if unknown:
         raise UserError(f"xtreme.languages.{task.name}: {unknown[0]!r} is not an XTREME-R language of "
