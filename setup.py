@@ -22,6 +22,7 @@ setup(
         "numpy",
         "scipy",
         "scikit-learn",
+        "seqeval>=1.2.2",  # XTREME-R tagging F1, as the official evaluate.py
         "matplotlib",
         "sentencepiece",
         "protobuf",

@@ -495,7 +495,11 @@ def test_dry_run_lists_the_xtreme_grid_and_estimate(tmp_path):
     cells = plan.cells(study)
     total = sum(estimate.gpu_hours(study, c.model, c.target) for c in cells)
     evaluations = 27 * sum(N_LANGS.values())
-    assert f"total: {evaluations} (cell, language) evaluations, about {total:.0f} GPU-hours" in out
+    assert f"targets: {evaluations} (cell, language) evaluations, about {total:.0f} GPU-hours" in out
+    itt = estimate.intermediate_hours(study)  # 2 tasks x (2 base + 1 large x 3.5) x 384k rows x 2 epochs / 800/s
+    assert itt == pytest.approx(2 * (2 + 3.5) * 384_000 * 2 / 800 / 3600)
+    assert f"intermediate: 6 run(s) of 2 epoch(s) over 384,000 rows, about {itt:.0f} GPU-hours; " \
+           f"total about {total + itt:.0f} GPU-hours" in out
     for target, (_, _, per_cell, hours) in rows.items():
         mine = sum(estimate.gpu_hours(study, c.model, target) for c in cells if c.target == target)
         assert hours == pytest.approx(mine, abs=0.051) and per_cell == pytest.approx(mine / 27, abs=0.0051)

@@ -100,6 +100,7 @@ class XtremeConfig:
     languages: dict[str, list[str]] = field(default_factory=dict)  # task -> a subset of its languages
     max_eval_per_language: Optional[int] = None  # cap on test examples per language (reduced runs)
     qa_metric: Literal["mean_f1_em", "f1"] = "mean_f1_em"  # evaluate.py's (F1+EM)/2, or F1 only
+    eval_split: Literal["test", "dev"] = "test"  # dev: per-language dev sets (XTREME's download strips test labels)
     task_defaults: bool = True  # lr / epochs / max_length of the XTREME scripts per task; else `target`
     retrieval_layer: Optional[int] = None  # Tatoeba's pooled layer; None: num_layers // 2 + 1 (7 of 12)
     doc_stride: int = 128

@@ -127,17 +127,7 @@ def run(job: TrainJob) -> dict:
 
     result = _final_result(job, head, engine, splits, dist, state, ckpt)
     result["train_seconds_this_segment"] = round(time.time() - started, 2)
-    tb.scalars("test", result["test"], state.step)
-    for name, scores in result.get("languages", {}).items():
-        tb.scalars(f"test/{name}", scores, state.step)
-    if job.hparams:
-        tb.hparams(job.hparams, {f"hparam/test_{k}": v for k, v in result["test"].items()}
-                   | {f"hparam/validation_{k}": v for k, v in result["validation"].items()})
-    tb.close()
-    if dist.is_main:
-        atomic.write_text(out / RESULT, json.dumps(result, indent=2, default=float))
-    distributed.barrier()
-    return result
+    return _finish(job, tb, result, state.step, dist)
 
 
 def evaluate_only(job: TrainJob) -> dict:
@@ -156,15 +146,21 @@ def evaluate_only(job: TrainJob) -> dict:
               "validation": {}, **head.test_result(tests), "history": [], "steps": 0,
               "world_size": dist.world_size, "seed": job.seed, "model_source": job.model_source,
               "data": data_fingerprint(splits), "train_config": asdict(job.train)}
-    tb = TBLogger(job.tb_dir, dist.is_main)
-    tb.scalars("test", result["test"], 0)
+    return _finish(job, TBLogger(job.tb_dir, dist.is_main), result, 0, dist)
+
+
+def _finish(job: TrainJob, tb: TBLogger, result: dict, step: int, dist) -> dict:
+    """Test scalars (per language where the head has several test splits) and HParams to
+    TensorBoard, then result.json: its presence marks the run finished."""
+    tb.scalars("test", result["test"], step)
     for name, scores in result.get("languages", {}).items():
-        tb.scalars(f"test/{name}", scores, 0)
+        tb.scalars(f"test/{name}", scores, step)
     if job.hparams:
-        tb.hparams(job.hparams, {f"hparam/test_{k}": v for k, v in result["test"].items()})
+        tb.hparams(job.hparams, {f"hparam/test_{k}": v for k, v in result["test"].items()}
+                   | {f"hparam/validation_{k}": v for k, v in result["validation"].items()})
     tb.close()
     if dist.is_main:
-        atomic.write_text(out / RESULT, json.dumps(result, indent=2, default=float))
+        atomic.write_text(Path(job.out_dir) / RESULT, json.dumps(result, indent=2, default=float))
     distributed.barrier()
     return result
 

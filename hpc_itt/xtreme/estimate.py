@@ -10,6 +10,7 @@ scheduler reservation (time limits x GPUs) is printed separately by the Slurm dr
 from __future__ import annotations
 
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt import plan
 from hpc_itt.xtreme import runner, tasks
 
 # task -> (English training examples over all phases, test examples per language, candidates encoded per language)
@@ -58,5 +59,20 @@ def table(study: StudyConfig, cells) -> list[str]:
                      f"{runner.train_config(study, task).epochs if task.trains else 0:>6} {len(mine):>5} "
                      f"{hours / len(mine):>11.2f} {hours:>8.1f}")
     evaluations = sum(len(tasks.languages(tasks.get(c.target), study.xtreme.languages)) for c in xtreme_cells)
-    lines.append(f"    total: {evaluations} (cell, language) evaluations, about {total:.0f} GPU-hours")
+    lines.append(f"    targets: {evaluations} (cell, language) evaluations, about {total:.0f} GPU-hours")
+    itt = intermediate_hours(study)
+    if itt is not None:
+        lines.append(f"    intermediate: {len(plan.intermediate_pairs(study))} run(s) of {study.intermediate.epochs} epoch(s) "
+                     f"over {study.intermediate.max_train_examples:,} rows, about {itt:.0f} GPU-hours; "
+                     f"total about {total + itt:.0f} GPU-hours")
     return lines
+
+
+def intermediate_hours(study: StudyConfig) -> float | None:
+    """Only where the row cap fixes the intermediate size (the English-vs-multilingual design)."""
+    rows = study.intermediate.max_train_examples
+    if rows is None:
+        return None
+    per_sample = study.intermediate.max_length / 128 / study.xtreme.gpu_samples_per_s / 3600
+    return sum(rows * study.intermediate.epochs * per_sample * (LARGE_FACTOR if "large" in model else 1.0)
+               for model, _ in plan.intermediate_pairs(study))

@@ -41,6 +41,7 @@ class XtremeHead(Head):
     keep_head: bool = False  # a later phase continues the previous phase's head (XCOPA)
     retrieval_layer: int | None = None  # hidden layer pooled for retrieval (None: the middle layer + 1)
     doc_stride: int = 128
+    eval_split: str = "test"  # per-language evaluation split; "dev" falls back to test where a task has no dev
     tokenizer: object = field(default=None, repr=False)
     _examples: dict = field(default_factory=dict, repr=False)
 
@@ -51,7 +52,7 @@ class XtremeHead(Head):
         self.tokenizer = tokenizer
         if self.task.head != "pair":
             features.require_fast(tokenizer)
-        raw = {f"test/{lang}": self._records(self.task.test, "test", lang, self.max_eval_per_language)
+        raw = {f"test/{lang}": self._records(self.task.test, self._eval_split(), lang, self.max_eval_per_language)
                for lang in self.languages}
         if self.train_dataset is None:  # evaluation only (Tatoeba)
             self._examples = raw
@@ -68,6 +69,9 @@ class XtremeHead(Head):
         raw["validation"] = _cap(raw["validation"], train.max_eval_examples)
         self._examples = raw
         return {name: self._tokenize(name, ds, train.max_length) for name, ds in raw.items()}
+
+    def _eval_split(self) -> str:
+        return self.eval_split if self.eval_split in formats.LANGS[self.task.test] else "test"
 
     def _records(self, dataset: str, split: str, lang: str, limit: int | None = None) -> datasets.Dataset:
         """`limit` caps the examples (queries for retrieval: the candidate pool stays whole;
@@ -112,6 +116,11 @@ class XtremeHead(Head):
         average = {m: statistics.fmean(scores[m] for scores in per_split.values()) for m in metric_names}
         return {"test": average, "languages": per_split}
 
+    def _require_gold(self, split: str, present: bool) -> None:
+        if not present:
+            raise UserError(f"{self.task.name} {split}: the data has no gold labels (the XTREME download strips "
+                            f"them from some test sets); set xtreme.eval_split=dev or load the task from the hub")
+
     def _lang(self, split: str) -> str:
         return split.partition("/")[2] or "en"
 
@@ -138,6 +147,7 @@ class PairHead(XtremeHead):
         return list(engine(**batch).logits.float().argmax(-1).cpu().numpy())
 
     def score(self, split, ds, predictions):
+        self._require_gold(split, all(label >= 0 for label in ds["label"]))
         return {"accuracy": metrics.accuracy(predictions, ds["label"])}
 
 
@@ -158,13 +168,7 @@ class ChoiceHead(XtremeHead):
     def collate(self, rows):
         return features.collate_choice(rows, self.tokenizer)
 
-    def predict(self, engine, batch):
-        batch = dict(batch)
-        batch.pop("labels", None)
-        return list(engine(**batch).logits.float().argmax(-1).cpu().numpy())
-
-    def score(self, split, ds, predictions):
-        return {"accuracy": metrics.accuracy(predictions, ds["label"])}
+    predict, score = PairHead.predict, PairHead.score  # argmax over classes or over choices
 
 
 # ---- token classification (UD-POS, PAN-X) --------------------------------------------------------
@@ -197,8 +201,9 @@ class TaggingHead(XtremeHead):
 
     def score(self, split, ds, predictions):
         examples = self._examples[split]
-        tags = features.decode_tagging(ds, predictions, dict(enumerate(self.task.labels)), examples)
         gold = examples["tags"]
+        self._require_gold(split, all(len(tags) for tags in gold))
+        tags = features.decode_tagging(ds, predictions, dict(enumerate(self.task.labels)), examples)
         return metrics.seqeval_scores(gold, [tags[str(i)] for i in examples["id"]])
 
 
@@ -237,6 +242,7 @@ class QAHead(XtremeHead):
         answers = features.decode_qa(examples, ds, [p[0] for p in predictions], [p[1] for p in predictions],
                                      self.n_best, self.max_answer_length)
         references = {str(i): list(a["text"]) for i, a in zip(examples["id"], examples["answers"])}
+        self._require_gold(split, all(references.values()))
         task = self.task.test if split.startswith("test/") else "squad"
         return metrics.qa_scores(task, self._lang(split), answers, references)
 
@@ -288,6 +294,7 @@ class EmbeddingHead(XtremeHead):
             return {"accuracy": metrics.nearest_neighbour_accuracy(queries, candidates)}
         candidate_ids = [rid for rid, role in zip(ds["rid"], ds["role"]) if role == "candidate"]
         golds = [gold for gold, role in zip(ds["gold"], ds["role"]) if role == "query"]
+        self._require_gold(split, all(golds))
         rankings = metrics.rank_by_cosine(queries, candidates, candidate_ids, 20)
         return {"map@20": metrics.map_at_k(rankings, golds, 20)}
 

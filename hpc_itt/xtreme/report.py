@@ -147,7 +147,9 @@ def markdown(study: StudyConfig) -> str:
     full = score.is_full_suite(targets(study)) and not study.xtreme.languages
     qa = "(F1 + EM) / 2" if study.xtreme.qa_metric == "mean_f1_em" else "F1"
     lines = ["## XTREME-R (zero-shot cross-lingual transfer)", "",
-             f"Fine-tuned on English, evaluated on every listed language; scores 0–100, mean ± sample std over seeds "
+             f"Fine-tuned on English, evaluated on every listed language ({study.xtreme.eval_split} split"
+             + (", test where a task has none" if study.xtreme.eval_split == "dev" else "")
+             + f"); scores 0–100, mean ± sample std over seeds "
              f"{study.seeds}. Task score = mean over its languages (QA: {qa}); categories = mean of their tasks; "
              + ("overall = the XTREME-R score (mean of the 10 tasks)." if full else
                 f"overall = mean of this study's {len(targets(study))} task(s) on its language sets — not the "

@@ -38,7 +38,8 @@ def heads(study: StudyConfig, task: tasks.XtremeTask) -> list:
     """One head per training phase; the last one scores every language. Tatoeba: one, untrained."""
     common = dict(task=task, data_dir=study.data.xtreme_dir, split_seed=study.data.split_seed,
                   max_eval_per_language=study.xtreme.max_eval_per_language,
-                  retrieval_layer=study.xtreme.retrieval_layer, doc_stride=study.xtreme.doc_stride)
+                  retrieval_layer=study.xtreme.retrieval_layer, doc_stride=study.xtreme.doc_stride,
+                  eval_split=study.xtreme.eval_split)
     languages = tasks.languages(task, study.xtreme.languages)
     if not task.trains:
         return [HEADS[task.head](train_dataset=None, dev_dataset=None, languages=languages, **common)]

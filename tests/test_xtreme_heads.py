@@ -1,0 +1,102 @@
+"""The XTREME-R heads' data handling and scoring, without training: which split and rows each
+language gets, how retrieval pools are capped, and that data without gold labels is refused
+instead of scored."""
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from hpc_itt.config.schema import TrainConfig
+from hpc_itt.errors import UserError
+from hpc_itt.xtreme import tasks
+from hpc_itt.xtreme.heads import HEADS
+
+FIXTURES = str(REPO / "tests" / "fixtures" / "xtreme")
+CFG = TrainConfig(max_length=64, max_train_examples=16, max_eval_examples=8)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from hpc_itt.assets import model_asset
+    from hpc_itt.models import load_tokenizer
+
+    return load_tokenizer(str(model_asset("tiny-xlmr")))
+
+
+def head(task, languages, data_dir=FIXTURES, **kwargs):
+    spec = tasks.get(task)
+    return HEADS[spec.head](task=spec, train_dataset=spec.train[-1] if spec.train else None, dev_dataset=spec.dev,
+                            languages=tuple(languages), data_dir=data_dir, **kwargs)
+
+
+def test_splits_english_training_and_one_test_split_per_language(tokenizer):
+    splits = head("xnli", ["en", "ar", "zh"]).prepare(tokenizer, CFG)
+    assert sorted(splits) == ["test/ar", "test/en", "test/zh", "train", "validation"]
+    assert len(splits["train"]) == 16 and len(splits["validation"]) == 8
+    assert all("length" in ds.column_names for ds in splits.values())
+
+
+def test_held_out_validation_where_the_english_dev_set_overlaps_a_test_set(tokenizer):
+    h = head("xquad", ["en"], max_eval_per_language=4)
+    splits = h.prepare(tokenizer, replace(CFG, max_train_examples=None, max_eval_examples=None))
+    train_ids, val_ids = set(h._examples["train"]["id"]), set(h._examples["validation"]["id"])
+    assert val_ids and not train_ids & val_ids  # a seeded slice of SQuAD train, not SQuAD dev
+    assert len(train_ids | val_ids) == 50  # the fixture's SQuAD train size: nothing lost
+    assert len(h._examples["test/en"]) == 4
+
+
+def test_retrieval_cap_keeps_the_whole_candidate_pool(tokenizer):
+    h = head("mewslix", ["en"], max_eval_per_language=3)
+    h.prepare(tokenizer, CFG)
+    roles = h._examples["test/en"]["role"]
+    assert roles.count("query") == 3 and roles.count("candidate") == 16
+    t = head("tatoeba", ["zh"], max_eval_per_language=5)
+    t.prepare(tokenizer, CFG)
+    assert t._examples["test/zh"]["role"].count("candidate") == 5  # Tatoeba stays pairs
+
+
+def test_retrieval_without_candidates_is_refused(tokenizer):
+    h = head("lareqa", ["en"])
+    splits = h.prepare(tokenizer, CFG)
+    ds = splits["test/en"]
+    queries_only = ds.select([i for i, r in enumerate(ds["role"]) if r == "query"])
+    with pytest.raises(UserError, match="0 candidates"):
+        h.score("test/en", queries_only, [np.ones(4)] * len(queries_only))
+
+
+def test_eval_split_dev_reads_the_dev_files(tokenizer):
+    dev = head("xnli", ["de"], eval_split="dev")
+    dev.prepare(tokenizer, CFG)
+    test = head("xnli", ["de"])
+    test.prepare(tokenizer, CFG)
+    assert dev._examples["test/de"]["text_a"] != test._examples["test/de"]["text_a"]
+    xquad = head("xquad", ["de"], eval_split="dev")  # no dev split: falls back to test
+    assert xquad._eval_split() == "test"
+
+
+def test_unlabelled_test_data_is_refused_not_scored(tokenizer, tmp_path):
+    """XTREME's download strips XNLI's test labels; scoring those rows would count every
+    prediction as wrong. The error says what to do instead."""
+    data = tmp_path / "xtreme"
+    shutil.copytree(FIXTURES, data)
+    path = data / "xnli" / "test-de.tsv"
+    path.write_text("".join("\t".join(line.split("\t")[:2]) + "\n" for line in path.read_text().splitlines()))
+    h = head("xnli", ["de"], data_dir=str(data))
+    splits = h.prepare(tokenizer, CFG)
+    with pytest.raises(UserError, match="no gold labels.*xtreme.eval_split=dev"):
+        h.score("test/de", splits["test/de"], [0] * len(splits["test/de"]))
+
+
+def test_qa_head_on_a_checkpoint_with_three_labels(tmp_path):
+    """The ITT checkpoint of an NLI task says num_labels=3; the span head needs 2 outputs."""
+    from transformers import AutoModelForSequenceClassification
+
+    from hpc_itt.assets import model_asset
+
+    nli = AutoModelForSequenceClassification.from_pretrained(str(model_asset("tiny-xlmr")), num_labels=3)
+    nli.save_pretrained(tmp_path / "nli")
+    model = head("xquad", ["en"]).build_model(str(tmp_path / "nli"), seed=1)
+    assert model.qa_outputs.out_features == 2
+    assert all(np.allclose(model.base_model.state_dict()[k], v) for k, v in nli.base_model.state_dict().items())
