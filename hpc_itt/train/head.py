@@ -37,6 +37,10 @@ class Head:
     def loss(self, engine, batch: dict) -> torch.Tensor:
         return engine(**batch).loss
 
+    def rows(self, batch: dict) -> int:
+        """Training examples in a collated batch (for samples/s)."""
+        return len(batch["input_ids"])
+
     def predict(self, engine, batch: dict) -> list:
         """One picklable prediction per row of the batch (gathered over ranks, then `score`d)."""
         raise NotImplementedError

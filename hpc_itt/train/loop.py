@@ -94,7 +94,7 @@ def run(job: TrainJob) -> dict:
             loss = head.loss(engine, batch)
             engine.backward(loss)
             engine.step()
-            meter.add(loss, batch)
+            meter.add(loss, batch, head.rows(batch))
             state.micro = micro + 1
             if state.micro % cfg.grad_accum:
                 continue
@@ -140,8 +140,7 @@ def evaluate_only(job: TrainJob) -> dict:
     head = job.task_head()
     splits = _prepare_data(job, head, dist)
     engine = engine_lib.build(head.build_model(job.model_source, job.seed), job.train, dist.world_size, 1)
-    tests = {name.partition("/")[2] or name: evaluate(engine, splits, name, head, dist, job.train.micro_batch_size)
-             for name in splits if name == "test" or name.startswith("test/")}
+    tests = _evaluate_tests(engine, splits, head, dist, job.train.micro_batch_size)
     result = {"name": job.name, "kind": job.kind, "primary_metric": head.primary, "selected": None,
               "validation": {}, **head.test_result(tests), "history": [], "steps": 0,
               "world_size": dist.world_size, "seed": job.seed, "model_source": job.model_source,
@@ -188,8 +187,7 @@ def _final_result(job, head: Head, engine, splits, dist, state: TrainState, ckpt
     if selected != checkpoint.read_pointer(ckpt, checkpoint.LATEST):
         checkpoint.load(engine, ckpt, pointer)
     selected_epoch = next((h for h in state.history if f"step{h['step']}" == selected), state.history[-1])
-    tests = {name.partition("/")[2] or name: evaluate(engine, splits, name, head, dist, job.train.micro_batch_size)
-             for name in splits if name == "test" or name.startswith("test/")}
+    tests = _evaluate_tests(engine, splits, head, dist, job.train.micro_batch_size)
     return {
         "name": job.name, "kind": job.kind, "primary_metric": head.primary,
         "selected": {"pointer": pointer, "tag": selected, "epoch": selected_epoch["epoch"]},
@@ -199,6 +197,12 @@ def _final_result(job, head: Head, engine, splits, dist, state: TrainState, ckpt
         "model_source": job.model_source, "data": data_fingerprint(splits),
         "train_config": asdict(job.train),
     }
+
+
+def _evaluate_tests(engine, splits, head: Head, dist, batch_size: int) -> dict[str, dict[str, float]]:
+    """Scores of every test split: "test", or one per language ("test/de" → "de")."""
+    return {name.partition("/")[2] or name: evaluate(engine, splits, name, head, dist, batch_size)
+            for name in splits if name == "test" or name.startswith("test/")}
 
 
 def evaluate(engine, splits, split: str, head: Head, dist, batch_size: int) -> dict[str, float]:
@@ -236,12 +240,12 @@ class _Meter:
     def reset(self):
         self.loss, self.n, self.samples, self.tokens, self.pads, self.t0 = 0.0, 0, 0, 0, 0, time.perf_counter()
 
-    def add(self, loss, batch):
+    def add(self, loss, batch, rows: int):
         pads, total = padded_fraction(batch)
         value = float(loss.detach().float())
         self.loss, self.n = self.loss + value, self.n + 1
         self.epoch_sum, self.epoch_n = self.epoch_sum + value, self.epoch_n + 1
-        self.samples += len(batch["input_ids"])
+        self.samples += rows
         self.tokens, self.pads = self.tokens + total - pads, self.pads + pads
 
     def flush(self, engine) -> dict[str, float]:

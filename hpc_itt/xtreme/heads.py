@@ -331,6 +331,9 @@ class DualEncoderHead(EmbeddingHead):
         pairs += [{k[2:]: r[k] for k in r if k.startswith("c_")} for r in rows]
         return _pad(self.tokenizer, pairs)  # queries then candidates: one forward for both
 
+    def rows(self, batch):
+        return len(batch["input_ids"]) // 2 if self._pair_batch else len(batch["input_ids"])
+
     def loss(self, engine, batch):
         emb = torch.nn.functional.normalize(self.embed(engine, batch, None), dim=-1)
         half = emb.shape[0] // 2
