@@ -89,11 +89,12 @@ def intermediate_dataset(study: StudyConfig, task: str):
     """The task's intermediate dataset; `xtreme.intermediate_languages` narrows a multilingual mixture."""
     dataset = resolve_task(task).intermediate
     source = getattr(dataset, study.data.source)
-    keep = study.xtreme.intermediate_languages
-    if keep and source is not None and source.xtreme and len(source.languages) > 1:
-        languages = [lang for lang in source.languages if lang in keep]
-        dataset = replace(dataset, **{study.data.source: replace(source, languages=languages)})
-    return dataset
+    if source is None or not source.xtreme or len(source.languages) < 2:
+        return dataset
+    keep, parallel = study.xtreme.intermediate_languages, study.xtreme.intermediate_parallel
+    source = replace(source, languages=[lang for lang in source.languages if not keep or lang in keep],
+                     parallel=source.parallel if parallel is None else parallel)
+    return replace(dataset, **{study.data.source: source})
 
 
 def intermediate_job(study: StudyConfig, model: str, task: str, model_source: str) -> TrainJob:

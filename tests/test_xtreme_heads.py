@@ -100,3 +100,22 @@ def test_qa_head_on_a_checkpoint_with_three_labels(tmp_path):
     model = head("xquad", ["en"]).build_model(str(tmp_path / "nli"), seed=1)
     assert model.qa_outputs.out_features == 2
     assert all(np.allclose(model.base_model.state_dict()[k], v) for k, v in nli.base_model.state_dict().items())
+
+
+def test_parallel_intermediate_mixture_takes_disjoint_slices(tmp_path):
+    """XNLI-MT translates the same MNLI rows: with `parallel`, language i gets the i-th slice, so
+    every source row is trained on once (in one language); otherwise each language's first rows."""
+    from hpc_itt.config.schema import SourceSpec
+    from hpc_itt.data.sources import load_raw
+
+    folder = tmp_path / "XNLI-MT-1.0" / "multinli"
+    folder.mkdir(parents=True)
+    for lang in ("de", "es", "fr"):
+        rows = [f"{lang} premise {i}\t{lang} hypothesis {i}\tneutral" for i in range(6)]
+        (folder / f"multinli.train.{lang}.tsv").write_text("premise\thypo\tlabel\n" + "\n".join(rows) + "\n")
+    source = SourceSpec(xtreme="xnli_mt", languages=["de", "es", "fr"], parallel=True)
+    parallel = load_raw(source, str(tmp_path))["text_a"]
+    assert parallel == ["de premise 0", "de premise 1", "es premise 2", "es premise 3", "fr premise 4",
+                        "fr premise 5"]
+    mixed = load_raw(replace(source, parallel=False), str(tmp_path))["text_a"]
+    assert len(mixed) == 18 and mixed[6] == "es premise 0"

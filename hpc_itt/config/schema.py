@@ -40,6 +40,7 @@ class SourceSpec:
     language: str = "en"
     xtreme: Optional[str] = None  # an hpc_itt.xtreme.formats dataset, e.g. mnli or xnli (translated MNLI)
     languages: list[str] = field(default_factory=lambda: ["en"])  # xtreme: languages mixed, in equal shares
+    parallel: bool = False  # xtreme: the languages translate the same rows (XNLI-MT): take disjoint slices
 
 
 @dataclass
@@ -105,6 +106,7 @@ class XtremeConfig:
     retrieval_layer: Optional[int] = None  # Tatoeba's pooled layer; None: num_layers // 2 + 1 (7 of 12)
     doc_stride: int = 128
     intermediate_languages: Optional[list[str]] = None  # restrict multilingual XTREME intermediate data (reduced runs)
+    intermediate_parallel: Optional[bool] = None  # override the task's `parallel` (None: as the task says)
     gpu_samples_per_s: float = 800.0  # dry-run estimate: training samples/s of a base model on one GPU
 
 

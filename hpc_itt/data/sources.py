@@ -73,13 +73,23 @@ def _load_hub(source: SourceSpec) -> datasets.Dataset:
 def _load_xtreme(source: SourceSpec, xtreme_dir: str | None) -> datasets.Dataset:
     """An XTREME-R dataset, several languages in equal shares (e.g. translated MNLI for a
     multilingual intermediate task): the study caps the rows (`max_train_examples`), so both arms of
-    an English-vs-multilingual comparison train on as many examples for as many steps."""
+    an English-vs-multilingual comparison train on as many examples for as many steps.
+
+    `parallel` sources translate the same rows into every language (XNLI-MT): language i then gets
+    the i-th of n disjoint slices, so every source example is seen once, in one language, and the
+    multilingual arm sees as many distinct examples as the English one instead of fewer examples
+    repeated in several languages."""
     from hpc_itt.xtreme import data, formats
 
     per_language = [formats.load(source.xtreme, source.split, lang, xtreme_dir) for lang in source.languages]
     shortest = min(len(rows) for rows in per_language)
-    records = [row for rows in per_language for row in rows[:shortest]]
-    return data.to_dataset(records, "intermediate", source.xtreme, source.split, source.languages, xtreme_dir)
+    if source.parallel:
+        share = shortest // len(per_language)
+        records = [row for i, rows in enumerate(per_language) for row in rows[i * share:(i + 1) * share]]
+    else:
+        records = [row for rows in per_language for row in rows[:shortest]]
+    return data.to_dataset(records, "intermediate", source.xtreme, source.split, source.languages, source.parallel,
+                           xtreme_dir)
 
 
 def _load_file(path: Path) -> datasets.Dataset:
