@@ -5,6 +5,7 @@ from __future__ import annotations
 from hpc_itt import plan
 from hpc_itt.config.load import resolve_model
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.xtreme.tasks import is_xtreme
 
 
 def describe(study: StudyConfig, stage: str) -> str:
@@ -27,10 +28,12 @@ def describe(study: StudyConfig, stage: str) -> str:
     if stage in ("target", "all"):
         cells = plan.cells(study)
         done = sum(plan.is_done(study, cell) for cell in cells)
+        per_task = study.xtreme.task_defaults and any(c.task == plan.NO_TASK or is_xtreme(c.target) for c in cells)
+        epochs = "XTREME-R epochs per task below" if per_task else f"{study.target.epochs} epochs each"
         shared = " (no-ITT XTREME-R cells shared by the tasks)" if any(c.task == plan.NO_TASK for c in cells) else ""
         lines.append(f"  target grid: {len(cells)} cells = {len(study.models)} model(s) x {len(study.tasks)} task(s) x "
                      f"{len(study.targets)} target(s) x {len(study.arms)} arm(s) x {len(study.seeds)} seed(s){shared}; "
-                     f"{done} done, {len(cells) - done} to run ({study.target.epochs} epochs each)")
+                     f"{done} done, {len(cells) - done} to run ({epochs})")
         from hpc_itt.xtreme.estimate import table
 
         lines += table(study, cells)
