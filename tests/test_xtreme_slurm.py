@@ -1,0 +1,42 @@
+"""XTREME-R on the real (local, one-node) Slurm: the reduced study submitted at once as the usual
+4-sbatch chain — intermediate array (nli-en, nli-multi) → consolidations → one target array whose
+no-ITT cells are shared by both tasks → report — run from the code snapshot with the fixture data."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+from slurm_cluster import slurm_cluster  # noqa: F401 - the fixture
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+TARGETS = ["xnli", "panx", "tatoeba"]
+
+
+def test_xtreme_chain_on_slurm(slurm_cluster, tmp_path):  # noqa: F811
+    cmd = [sys.executable, "launch/submit.py", "--config", "configs/studies/xtreme_local.yaml", "--cluster", "slurm",
+           "--profile", "local-slurm", f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/logs",
+           f"targets=[{','.join(TARGETS)}]"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert out.stdout.count("submitted ") == 4 and "9 cell(s)" in out.stdout  # 3 targets x (no ITT + 2 ITT arms)
+    report = tmp_path / "exp" / "report" / "report.md"
+    started = time.time()
+    while not report.is_file():
+        assert time.time() - started < 900, "the report job did not finish"
+        time.sleep(1)
+    text = report.read_text()
+    assert "## XTREME-R" in text and "Partial" not in text
+    for target in TARGETS:
+        for task, arm in (("none", "no_itt"), ("nli-en", "itt"), ("nli-multi", "itt")):
+            metrics = json.loads((tmp_path / "exp" / "target" / "tiny-xlmr" / task / target / arm / "seed1"
+                                  / "metrics.json").read_text())
+            assert len(metrics["languages"]) == 3, (target, task)
+    status = subprocess.run([sys.executable, "launch/submit.py", "--config", "configs/studies/xtreme_local.yaml",
+                             "--stage", "status", "--cluster", "slurm", "--profile", "local-slurm",
+                             f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/logs", f"targets=[{','.join(TARGETS)}]"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and status.stdout.count("done") >= 9, status.stdout[-2000:]
