@@ -43,20 +43,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
-# The metric key(s) of each XTREME-R task score, headline first. QA reports both F1 and EM
-# (`evaluate.py` averages them into `avg_metric`; some papers use F1 alone): the score module picks.
-PRIMARY: dict[str, tuple[str, ...]] = {
-    "xnli": ("accuracy",),
-    "xcopa": ("accuracy",),
-    "udpos": ("f1",),
-    "panx": ("f1",),
-    "xquad": ("f1", "exact_match"),
-    "mlqa": ("f1", "exact_match"),
-    "tydiqa": ("f1", "exact_match"),
-    "tatoeba": ("accuracy",),
-    "lareqa": ("map@20",),
-    "mewslix": ("map@20",),
-}
+# Which metric each task reports is in `hpc_itt.xtreme.tasks` (`XtremeTask.metrics`).
 
 # Rows x candidates per similarity block: bounds memory for Mewsli-X's ~1M-entity pool.
 _BLOCK_ELEMENTS = 1 << 24

@@ -107,7 +107,7 @@ def deltas(study: StudyConfig, table: dict) -> list[dict]:
 
 def language_table(study: StudyConfig, collected: dict, model: str, target: str) -> list[dict]:
     """Rows per language: per arm the mean over seeds of each metric of the task."""
-    metric_names = ("f1", "exact_match") if tasks.get(target).head == "qa" else (tasks.get(target).metric,)
+    metric_names = tasks.get(target).metrics
     rows = []
     for lang in _languages(study, target):
         row = {"language": lang}

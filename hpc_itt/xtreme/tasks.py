@@ -40,6 +40,12 @@ class XtremeTask:
     layer: int | None = None  # embedding layer for retrieval without training (None: last)
 
     @property
+    def metrics(self) -> tuple[str, ...]:
+        """The per-language metric keys the score uses, headline first: QA reports F1 and EM
+        (`evaluate.py` averages them into `avg_metric`; some papers use F1 alone)."""
+        return ("f1", "exact_match") if self.head == "qa" else (self.metric,)
+
+    @property
     def trains(self) -> bool:
         return bool(self.train)
 
