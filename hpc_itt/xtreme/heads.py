@@ -154,6 +154,8 @@ class PairHead(XtremeHead):
 # ---- multiple choice (XCOPA after SIQA and COPA) ------------------------------------------------
 @dataclass
 class ChoiceHead(XtremeHead):
+    auto_class = "AutoModelForMultipleChoice"  # also how a finished phase is exported (runner)
+
     def _encoder(self, split, max_length):
         def encode(batch):
             out = features.encode_choice(batch, self.tokenizer, max_length)
@@ -163,7 +165,7 @@ class ChoiceHead(XtremeHead):
     def build_model(self, source, seed):
         from hpc_itt.models import build_model
 
-        return build_model(source, "AutoModelForMultipleChoice", seed, keep_head=self.keep_head)
+        return build_model(source, self.auto_class, seed, keep_head=self.keep_head)
 
     def collate(self, rows):
         return features.collate_choice(rows, self.tokenizer)

@@ -72,7 +72,7 @@ def run_cell(study: StudyConfig, cell: plan.Cell, model_source: str) -> dict:
         phase_dir = out if len(phases) == 1 else out / f"phase{i + 1}-{head.train_dataset}"
         result = loop.run(_job(study, cell, source, cfg, head, phase_dir, final=last))
         if not last:
-            source = _export(phase_dir, source, cfg)
+            source = _export(phase_dir, source, cfg, head.auto_class)
     return dict(result, model_source=start)  # the cell's starting encoder, not an exported phase
 
 
@@ -85,10 +85,10 @@ def _job(study: StudyConfig, cell: plan.Cell, source: str, cfg: TrainConfig, hea
         launcher="submitit", hparams=hparams(study, cell, cfg) if final else None, head=head)
 
 
-def _export(phase_dir: Path, base_source: str, cfg: TrainConfig) -> str:
+def _export(phase_dir: Path, base_source: str, cfg: TrainConfig, auto_class: str) -> str:
     """The phase's selected checkpoint as a from_pretrained folder (head included) for the next phase."""
     from hpc_itt.consolidate import consolidate
 
     target = phase_dir / "model"
-    consolidate(phase_dir, target, base_source, 0, "choice", cfg.select, auto_class="AutoModelForMultipleChoice")
+    consolidate(phase_dir, target, base_source, 0, "phase", cfg.select, auto_class=auto_class)
     return str(target)
