@@ -48,22 +48,37 @@ def test_held_out_validation_where_the_english_dev_set_overlaps_a_test_set(token
 
 
 def test_retrieval_cap_keeps_the_whole_candidate_pool(tokenizer):
-    h = head("mewslix", ["en"], max_eval_per_language=3)
-    h.prepare(tokenizer, CFG)
-    roles = h._examples["test/en"]["role"]
-    assert roles.count("query") == 3 and roles.count("candidate") == 16
+    """Every query language searches one pool: it is one split, encoded once per cell."""
+    h = head("mewslix", ["en", "ar"], max_eval_per_language=3)
+    splits = h.prepare(tokenizer, CFG)
+    assert sorted(splits) == ["pool", "test/ar", "test/en", "train", "validation"]
+    assert h._examples["test/en"]["role"] == ["query"] * 3 and h._examples["test/ar"]["role"] == ["query"] * 3
+    assert h._examples["pool"]["role"] == ["candidate"] * 16
     t = head("tatoeba", ["zh"], max_eval_per_language=5)
     t.prepare(tokenizer, CFG)
     assert t._examples["test/zh"]["role"].count("candidate") == 5  # Tatoeba stays pairs
 
 
-def test_retrieval_without_candidates_is_refused(tokenizer):
-    h = head("lareqa", ["en"])
+def test_queries_are_ranked_against_the_shared_pool(tokenizer):
+    """Scored with embeddings made to match: each query's gold candidate gets the query's vector,
+    the others random ones, so mAP@20 is 100 exactly when the pool is wired to every language."""
+    h = head("lareqa", ["en", "zh"])
     splits = h.prepare(tokenizer, CFG)
-    ds = splits["test/en"]
-    queries_only = ds.select([i for i, r in enumerate(ds["role"]) if r == "query"])
-    with pytest.raises(UserError, match="0 candidates"):
-        h.score("test/en", queries_only, [np.ones(4)] * len(queries_only))
+    queries = splits["test/en"]
+    with pytest.raises(UserError, match="0 candidates"):  # the pool was not predicted first
+        h.score("test/en", queries, [np.ones(4)] * len(queries))
+    rng = np.random.default_rng(0)
+    pool_ids = splits["pool"]["rid"]
+    vectors = {rid: rng.normal(size=16) for rid in pool_ids}
+    query_vectors = []
+    for gold in queries["gold"]:  # the question's answer sentence in every language
+        query_vectors.append(rng.normal(size=16))
+        vectors.update({g: query_vectors[-1] for g in gold})
+    assert h.score("pool", splits["pool"], [vectors[r] for r in pool_ids]) == {}
+    assert h.score("test/en", queries, query_vectors) == {"map@20": 100.0}
+    shifted = [vectors[r] for r in pool_ids[1:] + pool_ids[:1]]  # a pool out of line with its ids
+    assert h.score("pool", splits["pool"], shifted) == {}
+    assert h.score("test/en", queries, query_vectors)["map@20"] < 50
 
 
 def test_eval_split_dev_reads_the_dev_files(tokenizer):

@@ -200,7 +200,10 @@ def _final_result(job, head: Head, engine, splits, dist, state: TrainState, ckpt
 
 
 def _evaluate_tests(engine, splits, head: Head, dist, batch_size: int) -> dict[str, dict[str, float]]:
-    """Scores of every test split: "test", or one per language ("test/de" → "de")."""
+    """Scores of every test split: "test", or one per language ("test/de" → "de"). A split `pool`
+    (candidates every language's queries search) is predicted first, into the head, unreported."""
+    if "pool" in splits:
+        evaluate(engine, splits, "pool", head, dist, batch_size)
     return {name.partition("/")[2] or name: evaluate(engine, splits, name, head, dist, batch_size)
             for name in splits if name == "test" or name.startswith("test/")}
 

@@ -13,7 +13,8 @@ from hpc_itt.config.schema import StudyConfig
 from hpc_itt import plan
 from hpc_itt.xtreme import runner, tasks
 
-# task -> (English training examples over all phases, test examples per language, candidates encoded per language)
+# task -> (English training examples over all phases, test examples per language, candidates: per language
+# for Tatoeba, one pool shared by all languages for LAReQA and Mewsli-X)
 SIZES = {
     "xnli": (392_702, 5_010, 0),
     "xcopa": (33_410 + 400, 500, 0),
@@ -36,7 +37,8 @@ def gpu_hours(study: StudyConfig, model: str, target: str) -> float:
     length = cfg.max_length / 128
     n_langs = len(tasks.languages(task, study.xtreme.languages))
     train = train_n * cfg.epochs * length if task.trains else 0
-    evaluate = n_langs * (test_n + pool_n) * length / INFERENCE_SPEEDUP
+    pool = pool_n if task.head == "dual_encoder" else n_langs * pool_n  # one shared pool, encoded once per cell
+    evaluate = (n_langs * test_n + pool) * length / INFERENCE_SPEEDUP
     factor = LARGE_FACTOR if "large" in model else 1.0
     return (train + evaluate) * factor / study.xtreme.gpu_samples_per_s / 3600
 

@@ -44,6 +44,7 @@ class XtremeHead(Head):
     eval_split: str = "test"  # per-language evaluation split; "dev" falls back to test where a task has no dev
     tokenizer: object = field(default=None, repr=False)
     _examples: dict = field(default_factory=dict, repr=False)
+    _pool: tuple | None = field(default=None, repr=False)  # (candidate ids, embeddings) of the split `pool`
 
     primary = "accuracy"
 
@@ -52,8 +53,7 @@ class XtremeHead(Head):
         self.tokenizer = tokenizer
         if self.task.head != "pair":
             features.require_fast(tokenizer)
-        raw = {f"test/{lang}": self._records(self.task.test, self._eval_split(), lang, self.max_eval_per_language)
-               for lang in self.languages}
+        raw = self._test_sets()
         if self.train_dataset is None:  # evaluation only (Tatoeba)
             self._examples = raw
             return {name: self._tokenize(name, ds, train.max_length) for name, ds in raw.items()}
@@ -70,22 +70,44 @@ class XtremeHead(Head):
         self._examples = raw
         return {name: self._tokenize(name, ds, train.max_length) for name, ds in raw.items()}
 
+    def _test_sets(self) -> dict[str, datasets.Dataset]:
+        """`test/<lang>` per language. Dual-encoder tasks search one candidate pool from every query
+        language (Mewsli-X's entities, LAReQA's sentences of all languages): it becomes the split
+        `pool`, encoded once per cell instead of once per language."""
+        split = self._eval_split()
+        if self.task.head != "dual_encoder":
+            return {f"test/{lang}": self._records(self.task.test, split, lang, self.max_eval_per_language)
+                    for lang in self.languages}
+        out, pool = {}, None
+        for lang in self.languages:
+            loaded = formats.load(self.task.test, split, lang, self.data_dir)
+            if pool is not None and [c["id"] for c in loaded["candidates"]] != [c["id"] for c in pool]:
+                raise UserError(f"{self.task.name}: the candidate pool of {lang!r} differs from that of "
+                                f"{self.languages[0]!r}; every query language must search the same pool")
+            pool = loaded["candidates"]
+            queries = loaded["queries"][:self.max_eval_per_language] if self.max_eval_per_language else loaded["queries"]
+            out[f"test/{lang}"] = self._dataset(data.retrieval_items({"queries": queries, "candidates": []}),
+                                                self.task.test, split, lang, "queries")
+        if pool:
+            out["pool"] = self._dataset(data.retrieval_items({"queries": [], "candidates": pool}), self.task.test,
+                                        split, "pool")
+        return out
+
+    def _dataset(self, records: list[dict], *key) -> datasets.Dataset:
+        if not records:
+            raise UserError(f"{self.task.name}: {' '.join(map(str, key))} has no rows")
+        return data.to_dataset(records, *key, self.data_dir)
+
     def _eval_split(self) -> str:
         return self.eval_split if self.eval_split in formats.LANGS[self.task.test] else "test"
 
     def _records(self, dataset: str, split: str, lang: str, limit: int | None = None) -> datasets.Dataset:
-        """`limit` caps the examples (queries for retrieval: the candidate pool stays whole;
-        Tatoeba's pairs stay pairs)."""
+        """`limit` caps the examples (Tatoeba's pairs stay pairs)."""
         loaded = formats.load(dataset, split, lang, self.data_dir)
-        if limit and isinstance(loaded, dict):
-            loaded = dict(loaded, queries=loaded["queries"][:limit])
-        elif limit:
-            loaded = loaded[:limit]
-        if isinstance(loaded, dict) or dataset == "tatoeba":
+        loaded = loaded[:limit] if limit else loaded
+        if dataset == "tatoeba":
             loaded = data.retrieval_items(loaded)
-        if not loaded:
-            raise UserError(f"{self.task.name}: {dataset} {split} split for language {lang!r} is empty")
-        return data.to_dataset(loaded, dataset, split, lang, self.data_dir)
+        return self._dataset(loaded, dataset, split, lang)
 
     def _tokenize(self, name: str, ds: datasets.Dataset, max_length: int) -> datasets.Dataset:
         encode = self._encoder(name, max_length)
@@ -288,13 +310,18 @@ class EmbeddingHead(XtremeHead):
     def score(self, split, ds, predictions):
         embeddings = np.stack(predictions)
         roles = np.asarray(ds["role"])
+        if split == "pool":  # the shared candidates: kept for the query languages' splits
+            self._pool = (list(ds["rid"]), embeddings)
+            return {}
         queries, candidates = embeddings[roles == "query"], embeddings[roles == "candidate"]
+        candidate_ids = [rid for rid, role in zip(ds["rid"], ds["role"]) if role == "candidate"]
+        if not len(candidates) and self._pool is not None:
+            candidate_ids, candidates = self._pool
         if not len(queries) or not len(candidates):
             raise UserError(f"{self.task.name} {split}: {len(queries)} queries and {len(candidates)} candidates; "
                             f"retrieval needs both")
         if self.task.metric == "accuracy":  # Tatoeba: the i-th sentence's translation is the i-th English row
             return {"accuracy": metrics.nearest_neighbour_accuracy(queries, candidates)}
-        candidate_ids = [rid for rid, role in zip(ds["rid"], ds["role"]) if role == "candidate"]
         golds = [gold for gold, role in zip(ds["gold"], ds["role"]) if role == "query"]
         self._require_gold(split, all(golds))
         rankings = metrics.rank_by_cosine(queries, candidates, candidate_ids, 20)
@@ -310,7 +337,7 @@ class DualEncoderHead(EmbeddingHead):
     scale: float = 20.0
 
     def _encoder(self, split, max_length):
-        if split == "test" or split.startswith("test/"):
+        if split in ("test", "pool") or split.startswith("test/"):
             return super()._encoder(split, max_length)
 
         def encode(batch):  # train and validation: (query, candidate) pairs
