@@ -134,3 +134,31 @@ def test_parallel_intermediate_mixture_takes_disjoint_slices(tmp_path):
                         "fr premise 5"]
     mixed = load_raw(replace(source, parallel=False), str(tmp_path))["text_a"]
     assert len(mixed) == 18 and mixed[6] == "es premise 0"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["tatoeba", "mewslix"])
+def test_scores_do_not_depend_on_the_world_size(task, tmp_path):
+    """The same encoder scored by 1 and by 2 DeepSpeed processes (submitit, gloo): every language's
+    score is identical — predictions are gathered and put back in row order before scoring, and
+    the shared Mewsli-X pool reaches every rank."""
+    import submitit
+
+    from hpc_itt.assets import model_asset
+    from hpc_itt.config.schema import DataConfig, DatasetSpec
+    from hpc_itt.train import loop
+
+    def scores(world: int) -> dict:
+        train = TrainConfig(max_length=48, micro_batch_size=4, zero_stage=0, precision="fp32")
+        job = loop.TrainJob(name=f"{task} x{world}", model_source=str(model_asset("tiny-xlmr")), num_labels=0,
+                            kind="embedding", dataset=DatasetSpec(), data=DataConfig(), train=train,
+                            out_dir=str(tmp_path / f"w{world}"), tb_dir=None, seed=1,
+                            head=head(task, ["de", "ar"] if task == "mewslix" else ["zh", "ar", "th"]))
+        executor = submitit.LocalExecutor(folder=tmp_path / f"jobs{world}")
+        executor.update_parameters(tasks_per_node=world, timeout_min=10)
+        results = executor.submit(loop.evaluate_only, job).results()
+        assert results[0]["world_size"] == world
+        return results[0]["languages"]
+
+    one, two = scores(1), scores(2)
+    assert one == two and len(one) in (2, 3)
