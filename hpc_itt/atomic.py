@@ -8,8 +8,8 @@ from pathlib import Path
 def write_text(path: str | Path, text: str, fsync: bool = False) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # concurrent writers of one path do not collide
+    with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
         if fsync:  # pointers name checkpoints that must survive a node crash
             fh.flush()

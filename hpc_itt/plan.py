@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hpc_itt.config.load import resolve_model, resolve_task
-from hpc_itt.config.schema import StudyConfig
+from hpc_itt.config.schema import StudyConfig, TrainConfig
 from hpc_itt.data.sources import num_labels
 from hpc_itt.train.loop import TrainJob
+from hpc_itt.xtreme.tasks import is_xtreme
 
 DONE = "DONE"
 NO_TASK = "none"  # the task of cells that use no intermediate task and do not depend on one
@@ -66,8 +67,6 @@ def intermediate_pairs(study: StudyConfig) -> list[tuple[str, str]]:
 def cells(study: StudyConfig) -> list[Cell]:
     """The grid. An XTREME-R target does not depend on the intermediate task, so its no-ITT cells
     are shared by all tasks (task `none`) instead of being trained once per task."""
-    from hpc_itt.xtreme.tasks import is_xtreme
-
     out: dict[Cell, None] = {}
     for model, task, target, arm, seed in itertools.product(study.models, study.tasks, study.targets, study.arms,
                                                             study.seeds):
@@ -106,19 +105,29 @@ def intermediate_job(study: StudyConfig, model: str, task: str, model_source: st
         seed=study.intermediate_seed, launcher=study.cluster.launcher)
 
 
+def cell_source(study: StudyConfig, cell: Cell, model_source: str) -> str:
+    """The encoder a cell starts from: the consolidated ITT checkpoint, or the model itself."""
+    return str(consolidated_dir(study, cell.model, cell.task)) if cell.arm == "itt" else model_source
+
+
+def cell_hparams(study: StudyConfig, cell: Cell, train: TrainConfig, epochs: int) -> dict:
+    """The TensorBoard HParams of a grid cell."""
+    return {"model": cell.model, "task": cell.task, "target": cell.target, "arm": cell.arm, "seed": cell.seed,
+            "intermediate_task": cell.task if cell.arm == "itt" else "none",
+            "intermediate_epochs": study.intermediate.epochs if cell.arm == "itt" else 0,
+            "lr": train.lr, "epochs": epochs, "precision": train.precision,
+            "micro_batch_size": train.micro_batch_size, "max_length": train.max_length}
+
+
 def target_job(study: StudyConfig, cell: Cell, model_source: str) -> TrainJob:
     spec = resolve_task(cell.task)
-    source = str(consolidated_dir(study, cell.model, cell.task)) if cell.arm == "itt" else model_source
     dataset = spec.targets[cell.target]
     return TrainJob(
-        name=f"target {cell.key}", model_source=source, num_labels=num_labels(dataset, study.data.source), kind=spec.kind,
+        name=f"target {cell.key}", model_source=cell_source(study, cell, model_source),
+        num_labels=num_labels(dataset, study.data.source), kind=spec.kind,
         dataset=dataset, data=study.data, train=study.target, out_dir=str(cell_dir(study, cell)),
         tb_dir=str(tb_dir(study, "target", cell.key)), seed=cell.seed, launcher="submitit",
-        hparams={"model": cell.model, "task": cell.task, "target": cell.target, "arm": cell.arm, "seed": cell.seed,
-                 "intermediate_task": cell.task if cell.arm == "itt" else "none",
-                 "intermediate_epochs": study.intermediate.epochs if cell.arm == "itt" else 0,
-                 "lr": study.target.lr, "epochs": study.target.epochs, "precision": study.target.precision,
-                 "micro_batch_size": study.target.micro_batch_size, "max_length": study.target.max_length})
+        hparams=cell_hparams(study, cell, study.target, study.target.epochs))
 
 
 def model_sources(study: StudyConfig, download: bool = False) -> dict[str, str]:

@@ -100,9 +100,9 @@ def _p(r) -> str:
     return "–" if r["p_value"] is None else f"{r['p_value']:.3f}"
 
 
-def markdown(study: StudyConfig, rows: list[dict], missing: list[plan.Cell]) -> str:
+def markdown(study: StudyConfig, rows: list[dict], missing: list[plan.Cell], xtreme_cells: dict | None = None) -> str:
     head = [f"# ITT study `{study.name}`", ""]
-    xtreme = xtreme_report.markdown(study)
+    xtreme = xtreme_report.markdown(study, xtreme_cells)
     if not rows and xtreme:  # an XTREME-R-only study
         return "\n".join(head) + "\n" + xtreme
     return "\n".join(head) + "\n" + _study_table(study, rows, missing) + ("\n" + xtreme if xtreme else "")
@@ -177,23 +177,25 @@ def latex(study: StudyConfig, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _summary_text(study: StudyConfig, rows: list[dict], missing: list[plan.Cell]) -> str:
-    parts = [summary(rows, missing)] if rows or not xtreme_report.targets(study) else []
-    if xtreme_report.targets(study):
-        parts.append(xtreme_report.summary(study))
+def _summary_text(study: StudyConfig, rows: list[dict], missing: list[plan.Cell], xtreme_cells: dict | None) -> str:
+    parts = [summary(rows, missing)] if rows or not xtreme_cells else []
+    if xtreme_cells:
+        parts.append(xtreme_report.summary(study, xtreme_cells))
     return " ".join(parts) + "\n"
 
 
 def write(study: StudyConfig) -> dict:
     rows, missing = collect(study)
+    xtreme_cells = xtreme_report.collect(study) if xtreme_report.targets(study) else None  # read once
     out = plan.root(study) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    files = {"report.md": markdown(study, rows, missing), "summary.txt": _summary_text(study, rows, missing)}
+    files = {"report.md": markdown(study, rows, missing, xtreme_cells),
+             "summary.txt": _summary_text(study, rows, missing, xtreme_cells)}
     if rows:
         files.update({"report.csv": to_csv(rows), "report.tex": latex(study, rows)})
-    if xtreme_report.targets(study):
-        files["xtreme.csv"] = xtreme_report.to_csv(study)
-        missing = missing + xtreme_report.collect(study)["missing"]
+    if xtreme_cells:
+        files["xtreme.csv"] = xtreme_report.to_csv(study, xtreme_cells)
+        missing = missing + xtreme_cells["missing"]
     for name, text in files.items():
         atomic.write_text(out / name, text)
     from hpc_itt import report_plots

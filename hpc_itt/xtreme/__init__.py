@@ -4,13 +4,15 @@ zero-shot on every language of the task's XTREME-R list.
 Modules (one concern each):
     tasks     the registry: languages, training data, head, metric, default hyperparameters
     formats   readers of the XTREME repository's local files and of the hub datasets, into the
-              example records below
+              example records below (a package: spec, files, local, retrieval, hub, labels)
     features  tokenisation for each head (first-subword tagging with sentence splitting, QA with
               doc stride and n-best span decoding, multiple choice) and prediction decoding
     metrics   the official metrics: accuracy, seqeval F1, SQuAD / MLQA F1 and EM, mAP@k
     score     per-task, per-category and overall XTREME-R score
     heads     the training/evaluation strategy of each head for the shared training loop
+    data      example records -> cached `datasets` tables
     runner    one grid cell: train on English (phases), evaluate every language
+    report    the report's XTREME-R tables; estimate: the dry run's GPU-hour estimate
 
 Example records (plain dicts, one `datasets` row each; every reader produces exactly these keys):
     pair        {"id": str, "text_a": str, "text_b": str, "label": int}

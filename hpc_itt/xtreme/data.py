@@ -13,6 +13,7 @@ from pathlib import Path
 
 import datasets
 
+from hpc_itt import atomic
 from hpc_itt.data.sources import fingerprint
 
 _STR, _INT = datasets.Value("string"), datasets.Value("int64")
@@ -43,11 +44,8 @@ def to_dataset(records: list[dict], *key) -> datasets.Dataset:
     lines = [json.dumps({k: r.get(k) for k in features}, ensure_ascii=False) for r in records]
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
     path = cache_dir() / f"{fingerprint(*key, digest)}.jsonl"
-    if not path.is_file():  # cells of an array may race here: each writes its own temp file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+    if not path.is_file():  # cells of an array may race here; the write is atomic
+        atomic.write_text(path, "\n".join(lines) + "\n")
     return datasets.load_dataset("json", data_files=str(path), split="train", features=features)
 
 

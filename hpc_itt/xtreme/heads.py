@@ -179,10 +179,7 @@ class ChoiceHead(XtremeHead):
     auto_class = "AutoModelForMultipleChoice"  # also how a finished phase is exported (runner)
 
     def _encoder(self, split, max_length):
-        def encode(batch):
-            out = features.encode_choice(batch, self.tokenizer, max_length)
-            return out
-        return encode
+        return partial(features.encode_choice, tokenizer=self.tokenizer, max_length=max_length)
 
     def build_model(self, source, seed):
         from hpc_itt.models import build_model
@@ -350,29 +347,28 @@ class DualEncoderHead(EmbeddingHead):
             return out
         return encode
 
-    _pair_batch = False
-
     def collate(self, rows):
-        self._pair_batch = "q_input_ids" in rows[0]
-        if not self._pair_batch:
+        if "q_input_ids" not in rows[0]:
             return super().collate(rows)
         pairs = [{k[2:]: r[k] for k in r if k.startswith("q_")} for r in rows]
         pairs += [{k[2:]: r[k] for k in r if k.startswith("c_")} for r in rows]
-        return _pad(self.tokenizer, pairs)  # queries then candidates: one forward for both
+        batch = _pad(self.tokenizer, pairs)  # queries then candidates: one forward for both
+        batch["pairs"] = torch.tensor(len(rows))  # marks a pair batch; not a model input
+        return batch
 
     def rows(self, batch):
-        return len(batch["input_ids"]) // 2 if self._pair_batch else len(batch["input_ids"])
+        return int(batch["pairs"]) if "pairs" in batch else len(batch["input_ids"])
 
     def loss(self, engine, batch):
         emb = torch.nn.functional.normalize(self.embed(engine, batch, None), dim=-1)
-        half = emb.shape[0] // 2
+        half = int(batch["pairs"])
         logits = self.scale * emb[:half] @ emb[half:].T
         return torch.nn.functional.cross_entropy(logits, torch.arange(half, device=logits.device))
 
     def predict(self, engine, batch):
         emb = self.embed(engine, batch, None).detach().cpu().numpy()
-        if self._pair_batch:  # a batch of pairs is its queries then its candidates
-            half = len(emb) // 2
+        if "pairs" in batch:  # a batch of pairs is its queries then its candidates
+            half = int(batch["pairs"])
             return list(zip(emb[:half], emb[half:]))
         return list(emb)
 

@@ -138,10 +138,11 @@ def _col_label(col: str) -> str:
     return TASK_LABELS.get(col, col)
 
 
-def markdown(study: StudyConfig) -> str:
+def markdown(study: StudyConfig, collected: dict | None = None) -> str:
+    """The XTREME-R section; `collected` (from `collect`) saves reading the cells again."""
     if not targets(study):
         return ""
-    collected = collect(study)
+    collected = collected or collect(study)
     table = summarise(study, collected)
     cols = columns(study)
     full = score.is_full_suite(targets(study)) and not study.xtreme.languages
@@ -189,9 +190,9 @@ def markdown(study: StudyConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary(study: StudyConfig) -> str:
+def summary(study: StudyConfig, collected: dict | None = None) -> str:
     """One paragraph: the overall score per model and arm, and each ITT arm's Δ against no ITT."""
-    collected = collect(study)
+    collected = collected or collect(study)
     table = summarise(study, collected)
     name = "XTREME-R score" if score.is_full_suite(targets(study)) and not study.xtreme.languages else \
         f"mean score over {len(targets(study))} XTREME-R task(s)"
@@ -207,12 +208,12 @@ def summary(study: StudyConfig) -> str:
     return " ".join(sentences) if sentences else "No XTREME-R results yet."
 
 
-def to_csv(study: StudyConfig) -> str:
+def to_csv(study: StudyConfig, collected: dict | None = None) -> str:
     """Long format: one row per model, arm, seed, task, language and metric."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["model", "arm", "seed", "task", "language", "metric", "value"])
-    for model, by_arm in collect(study)["results"].items():
+    for model, by_arm in (collected or collect(study))["results"].items():
         for label, seeds in by_arm.items():
             for seed, per_target in sorted(seeds.items()):
                 for target, per_language in per_target.items():

@@ -26,13 +26,6 @@ def train_config(study: StudyConfig, task: tasks.XtremeTask) -> TrainConfig:
     return replace(study.target, lr=task.lr, epochs=task.epochs, max_length=task.max_length)
 
 
-def hparams(study: StudyConfig, cell: plan.Cell, cfg: TrainConfig) -> dict:
-    return {"model": cell.model, "task": cell.task, "target": cell.target, "arm": cell.arm, "seed": cell.seed,
-            "intermediate_task": cell.task if cell.arm == "itt" else "none",
-            "intermediate_epochs": study.intermediate.epochs if cell.arm == "itt" else 0,
-            "lr": cfg.lr, "epochs": cfg.epochs if tasks.get(cell.target).trains else 0,
-            "precision": cfg.precision, "micro_batch_size": cfg.micro_batch_size, "max_length": cfg.max_length}
-
 
 def heads(study: StudyConfig, task: tasks.XtremeTask) -> list:
     """One head per training phase; the last one scores every language. Tatoeba: one, untrained."""
@@ -60,7 +53,7 @@ def prepare_target(study: StudyConfig, target: str, tokenizer) -> dict[str, dict
 
 def run_cell(study: StudyConfig, cell: plan.Cell, model_source: str) -> dict:
     task = tasks.get(cell.target)
-    source = str(plan.consolidated_dir(study, cell.model, cell.task)) if cell.arm == "itt" else model_source
+    source = plan.cell_source(study, cell, model_source)
     out = plan.cell_dir(study, cell)
     cfg = train_config(study, task)
     phases = heads(study, task)
@@ -82,7 +75,8 @@ def _job(study: StudyConfig, cell: plan.Cell, source: str, cfg: TrainConfig, hea
         name=f"target {cell.key}" + (f" [{out.name}]" if not final else ""), model_source=source, num_labels=0,
         kind=head.task.head, dataset=DatasetSpec(description=cell.target), data=study.data, train=cfg,
         out_dir=str(out), tb_dir=str(plan.tb_dir(study, "target", cell.key, *phase)), seed=cell.seed,
-        launcher="submitit", hparams=hparams(study, cell, cfg) if final else None, head=head)
+        launcher="submitit", head=head,
+        hparams=plan.cell_hparams(study, cell, cfg, cfg.epochs if head.task.trains else 0) if final else None)
 
 
 def _export(phase_dir: Path, base_source: str, cfg: TrainConfig, auto_class: str) -> str:
