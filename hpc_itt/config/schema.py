@@ -15,7 +15,8 @@ class ModelSpec:
     """A registry entry: where the weights come from. Exactly one of hub_id / asset / path."""
 
     name: str = ""
-    hub_id: Optional[str] = None  # e.g. xlnet-base-cased: used when the hub (or its cache) is reachable
+    hub_id: Optional[str] = None  # canonical hub id, e.g. xlnet/xlnet-base-cased (not a redirected legacy name)
+    revision: Optional[str] = None  # hub commit (or branch/tag) the weights are loaded from; None: main
     asset: Optional[str] = None  # a packaged offline model (hpc_itt.assets.model_asset)
     path: Optional[str] = None  # a local HF folder
     offline_alternative: Optional[str] = None  # preset named in the error when the hub is unreachable
@@ -30,6 +31,8 @@ class SourceSpec:
 
     hub: Optional[str] = None
     config: Optional[str] = None
+    revision: Optional[str] = None  # hub commit or ref (e.g. refs/convert/parquet); None: main
+    data_dir: Optional[str] = None  # hub: a folder inside the repository (the parquet export's <config>)
     split: str = "train"
     asset: Optional[str] = None
     path: Optional[str] = None
