@@ -58,8 +58,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--launcher", default=None, choices=None,
                    help="how ranks find each other: submitit (Slurm/local job env, default) or mpi (mpi4py; "
                         "srun --mpi=pmix or mpirun)")
-    p.add_argument("--port", type=int, default=6006, help="TensorBoard port for --stage tensorboard (default 6006)")
+    p.add_argument("--port", default="6006", help="TensorBoard port for --stage tensorboard (default 6006)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs, cells, output dirs); submit nothing")
+    p.add_argument("--rerun-changed", action="store_true",
+                   help="retrain runs and cells whose results were made with other settings (their old folders "
+                        "move to <output_dir>/superseded/); without it such a rerun stops and names the changes")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
 
@@ -104,6 +107,10 @@ def run(args) -> int:
     from hpc_itt.stages import quiet_progress
 
     quiet_progress()
+    port = _port(args.port)
+    if not args.dry_run and args.stage not in ("status", "tensorboard"):
+        for key in ("output_dir", "logdir"):
+            _check_writable(getattr(study, key), key)
     if args.dry_run:
         from hpc_itt.dryrun import describe
 
@@ -113,7 +120,37 @@ def run(args) -> int:
 
             print("\n" + sbatch_preview(study, args.stage))
         return 0
-    return pipeline.execute(study, args.stage, port=args.port)
+    return pipeline.execute(study, args.stage, port=port, rerun_changed=args.rerun_changed)
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port {raw!r} is not a TCP port (valid: 1-65535)")
+    return port
+
+
+def _check_writable(path: str, key: str) -> None:
+    """The folder exists or can be made, and this process can write into it: checked by making a
+    temporary file, since permission bits do not tell (root, read-only mounts, immutable folders)."""
+    import tempfile
+    from pathlib import Path
+
+    wanted = Path(path)
+    existing = wanted
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == wanted else f"is under {existing}, which is a file"
+        raise UserError(f"{key} {wanted} {what}, not a folder (set {key}=<a folder>)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise UserError(f"{key} {wanted} is not writable ({existing}: {err.strerror}); set {key}=<a writable folder>") from None
 
 
 if __name__ == "__main__":

@@ -26,24 +26,76 @@ def model_source(spec: ModelSpec, download: bool = False) -> str:
             return str(model_asset(spec.asset))
         except AssetError as err:
             raise UserError(str(err)) from None
-    if _hub_cached(spec.hub_id):
-        return spec.hub_id
+    cached = hub_snapshot(spec)
+    if cached is not None:
+        return cached
     _check_hub(spec)
-    if download:
-        from huggingface_hub import snapshot_download
-
-        snapshot_download(spec.hub_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
-    return spec.hub_id
+    if not download:
+        return spec.hub_id
+    return download_model(spec)
 
 
-def _hub_cached(hub_id: str) -> bool:
-    from transformers import AutoConfig
+# Tokenizer and config files of every architecture we use (WordPiece vocab.txt, BPE merges.txt,
+# sentencepiece *.model); weights are chosen per repository by `weight_files`.
+_SIDE_FILES = ["*.json", "*.model", "*.txt"]
+
+
+def weight_files(files: list[str]) -> list[str]:
+    """The top-level weight files `from_pretrained` loads: safetensors when the repository has them,
+    else PyTorch `.bin` (xlnet/xlnet-base-cased has only pytorch_model.bin), loaded with
+    `torch.load(weights_only=True)` by transformers. Sharded checkpoints keep every shard."""
+    top = [f for f in files if "/" not in f]
+    for suffix in (".safetensors", ".bin"):
+        chosen = sorted(f for f in top if f.endswith(suffix) and f.startswith(("model", "pytorch_model")))
+        if chosen:
+            return chosen
+    return []
+
+
+def download_model(spec: ModelSpec) -> str:
+    """Fetch config, tokenizer and weights (whatever format the repository has) into the hub cache;
+    returns the local snapshot folder, which jobs load with no network."""
+    from huggingface_hub import HfApi, snapshot_download
 
     try:
-        AutoConfig.from_pretrained(hub_id, local_files_only=True)
-        return True
-    except (OSError, ValueError):
-        return False
+        files = HfApi().list_repo_files(spec.hub_id, revision=spec.revision)
+    except Exception as err:  # noqa: BLE001 - any hub error: the user can only change the id or revision
+        raise UserError(f"model {spec.name!r}: cannot list {spec.hub_id}@{spec.revision or 'main'} on the hub "
+                        f"({type(err).__name__}: {_first_line(err)})") from None
+    weights = weight_files(files)
+    if not weights:
+        raise UserError(f"model {spec.name!r}: {spec.hub_id} has no model*.safetensors or pytorch_model*.bin "
+                        f"at its top level (files: {', '.join(sorted(files)[:8])})")
+    folder = snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=_SIDE_FILES + weights)
+    missing = [w for w in weights if not (Path(folder) / w).is_file()]
+    if missing:
+        raise UserError(f"model {spec.name!r}: the download of {spec.hub_id} lacks {missing[0]}")
+    return folder
+
+
+def hub_snapshot(spec: ModelSpec) -> str | None:
+    """The cached snapshot folder of a hub model, only if it holds its config and weights (a cached
+    config.json alone does not make a model that an offline node can load)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(spec.hub_id, revision=spec.revision, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached (or only partly): LocalEntryNotFoundError and kin
+        return None
+    names = [p.name for p in Path(folder).iterdir()]
+    return folder if "config.json" in names and weight_files(names) else None
+
+
+def hub_revision(spec: ModelSpec) -> str:
+    """The commit a hub model's weights come from: the pinned one, else the one the cache holds."""
+    if spec.revision and len(spec.revision) == 40:
+        return spec.revision
+    folder = hub_snapshot(spec)
+    return Path(folder).name if folder else (spec.revision or "main")
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [""])[0][:200]
 
 
 def _check_hub(spec: ModelSpec) -> None:

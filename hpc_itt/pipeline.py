@@ -3,13 +3,12 @@ skipping what is already on disk. Local and debug runs block and go on to the ne
 Slurm chain is submitted at once with job dependencies and returns (hpc_itt.slurm_chain)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
-from hpc_itt import executors, plan, report, status
-from hpc_itt.config.load import resolve_task
-from hpc_itt.xtreme.tasks import is_xtreme
+from hpc_itt import executors, plan, provenance, readiness, report, status
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 
@@ -24,7 +23,7 @@ def jobs_folder(study: StudyConfig, stage: str) -> Path:
     return plan.root(study) / "jobs" / stage / "%j"
 
 
-def execute(study: StudyConfig, stage: str, port: int = 6006) -> int:
+def execute(study: StudyConfig, stage: str, port: int = 6006, rerun_changed: bool = False) -> int:
     if stage == "tensorboard":
         from hpc_itt import tensorboard_server
 
@@ -37,13 +36,19 @@ def execute(study: StudyConfig, stage: str, port: int = 6006) -> int:
     if stage == "status":
         print(status.table(study))
         return 0
-    sources = plan.model_sources(study, download=stage in ("prepare", "all"))
+    sources = plan.model_sources(study, download=True)  # on this node, which may be the only one online
+    if stage == "consolidate":
+        readiness.preflight(study)
+    else:
+        prepare(study, sources)
+    if stage == "prepare":
+        return 0
+    provenance.check_or_supersede(study, provenance.Ledger(study), stage, rerun_changed, say)
+    os.environ.update(readiness.offline_env(study))  # jobs inherit it: compute nodes may have no hub
     if study.cluster.kind == "slurm":
         from hpc_itt.slurm_chain import submit_chain
 
         return submit_chain(study, stage, sources)
-    if stage in ("prepare", "all"):
-        prepare(study, sources)
     if stage in ("intermediate", "all"):
         run_intermediate(study, sources)
     if stage == "consolidate":
@@ -58,29 +63,10 @@ def execute(study: StudyConfig, stage: str, port: int = 6006) -> int:
 
 
 # ---- prepare -------------------------------------------------------------------------------------
-def prepare(study: StudyConfig, sources: dict[str, str]) -> None:
-    """Load and tokenize every dataset once, here, so jobs only read the `datasets` cache."""
-    from hpc_itt.data.prepare import prepare as prepare_dataset
-    from hpc_itt.models import load_tokenizer
-
-    for model, source in sources.items():
-        tokenizer = load_tokenizer(source)
-        for task_name in study.tasks:
-            task = resolve_task(task_name)
-            todo = [("intermediate", plan.intermediate_dataset(study, task_name), study.intermediate)
-                    ] if "itt" in study.arms else []
-            todo += [(t, task.targets[t], study.target) for t in study.targets if t in task.targets]
-            for label, dataset, cfg in todo:
-                splits = prepare_dataset(dataset, task.kind, study.data, tokenizer, cfg.max_length,
-                                         cfg.max_train_examples, cfg.max_eval_examples)
-                sizes = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
-                say(f"prepared {model}/{task_name}/{label}: {sizes}")
-        for target in [t for t in study.targets if is_xtreme(t)]:
-            from hpc_itt.xtreme.runner import prepare_target
-
-            for phase, splits in prepare_target(study, target, tokenizer).items():
-                say(f"prepared {model}/{target} [{phase}]: {len(splits)} split(s), "
-                    f"{sum(len(v) for v in splits.values())} rows")
+def prepare(study: StudyConfig, sources: dict[str, str]) -> dict:
+    """Load and tokenize every dataset once, here, check it loads offline, and write the readiness
+    manifest, so jobs only read the caches (hpc_itt.readiness)."""
+    return readiness.prepare(study, sources, say)
 
 
 # ---- intermediate + consolidate ------------------------------------------------------------------

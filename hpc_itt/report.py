@@ -11,7 +11,7 @@ import statistics
 
 from scipy import stats
 
-from hpc_itt import atomic, plan
+from hpc_itt import atomic, plan, provenance
 from hpc_itt.config.load import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.train.metrics import PRIMARY
@@ -23,8 +23,9 @@ COLUMNS = ["model", "task", "target", "metric", "no_itt_mean", "no_itt_std", "no
 ALPHA = 0.05
 
 
-def collect(study: StudyConfig) -> tuple[list[dict], list[plan.Cell]]:
-    """Table rows, and the cells that have no result yet."""
+def collect(study: StudyConfig, ledger: provenance.Ledger | None = None) -> tuple[list[dict], list[plan.Cell]]:
+    """Table rows, and the cells that have no result yet (made with the current settings)."""
+    ledger = ledger or provenance.Ledger(study)
     rows, missing = [], []
     for model in study.models:
         for task in study.tasks:
@@ -36,7 +37,7 @@ def collect(study: StudyConfig) -> tuple[list[dict], list[plan.Cell]]:
                     by_seed[arm] = {}
                     for seed in study.seeds:
                         cell = plan.Cell(model, task, target, arm, seed)
-                        found = plan.read_metrics(study, cell) if arm in study.arms else None
+                        found = ledger.metrics(cell) if arm in study.arms else None
                         if found is None:
                             if arm in study.arms:
                                 missing.append(cell)
@@ -100,8 +101,9 @@ def _p(r) -> str:
     return "–" if r["p_value"] is None else f"{r['p_value']:.3f}"
 
 
-def markdown(study: StudyConfig, rows: list[dict], missing: list[plan.Cell], xtreme_cells: dict | None = None) -> str:
-    head = [f"# ITT study `{study.name}`", ""]
+def markdown(study: StudyConfig, rows: list[dict], missing: list[plan.Cell], xtreme_cells: dict | None = None,
+             not_counted: str = "") -> str:
+    head = [f"# ITT study `{study.name}`", ""] + ([f"**{not_counted}**", ""] if not_counted else [])
     xtreme = xtreme_report.markdown(study, xtreme_cells)
     if not rows and xtreme:  # an XTREME-R-only study
         return "\n".join(head) + "\n" + xtreme
@@ -185,12 +187,14 @@ def _summary_text(study: StudyConfig, rows: list[dict], missing: list[plan.Cell]
 
 
 def write(study: StudyConfig) -> dict:
-    rows, missing = collect(study)
-    xtreme_cells = xtreme_report.collect(study) if xtreme_report.targets(study) else None  # read once
+    ledger = provenance.Ledger(study)
+    rows, missing = collect(study, ledger)
+    xtreme_cells = xtreme_report.collect(study, ledger) if xtreme_report.targets(study) else None  # read once
+    not_counted = provenance.not_counted_note(ledger)
     out = plan.root(study) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    files = {"report.md": markdown(study, rows, missing, xtreme_cells),
-             "summary.txt": _summary_text(study, rows, missing, xtreme_cells)}
+    files = {"report.md": markdown(study, rows, missing, xtreme_cells, not_counted),
+             "summary.txt": _summary_text(study, rows, missing, xtreme_cells) + (not_counted + "\n" if not_counted else "")}
     if rows:
         files.update({"report.csv": to_csv(rows), "report.tex": latex(study, rows)})
     if xtreme_cells:
@@ -202,5 +206,5 @@ def write(study: StudyConfig) -> dict:
 
     plots = report_plots.write_all(study, rows, out)
     return {"dir": str(out), "rows": rows, "missing": [c.key for c in missing], "markdown": files["report.md"],
-            "plots": plots}
+            "plots": plots, "not_counted": sorted(ledger.not_current)}
 

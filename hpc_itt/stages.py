@@ -14,7 +14,8 @@ from dataclasses import asdict
 
 import submitit
 
-from hpc_itt import atomic, plan
+from hpc_itt.errors import UserError
+from hpc_itt import atomic, plan, provenance, readiness
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.xtreme.tasks import is_xtreme
 
@@ -50,6 +51,10 @@ class IntermediateStage(submitit.helpers.Checkpointable):
     def __call__(self) -> dict:
         from hpc_itt.train import loop
 
+        readiness.preflight(self.study)
+        provenance.claim(plan.intermediate_dir(self.study, self.model, self.task),
+                         provenance.Ledger(self.study).intermediate(self.model, self.task),
+                         f"intermediate {self.model}/{self.task}")
         _quiet_and_threads(self.study.cluster.cpus_per_task)
         return _summary(loop.run(plan.intermediate_job(self.study, self.model, self.task, self.model_source)))
 
@@ -63,6 +68,11 @@ class ConsolidateStage(submitit.helpers.Checkpointable):
         from hpc_itt.consolidate import consolidate
         from hpc_itt.data.sources import num_labels
 
+        readiness.preflight(self.study)
+        found, changes = provenance.Ledger(self.study).intermediate_state(self.model, self.task)
+        if found != "current":
+            raise UserError(f"consolidate {self.model}/{self.task}: the intermediate run is {found} "
+                            f"({'; '.join(changes[:3]) or 'not started'}); run --stage intermediate first")
         _quiet_and_threads(self.study.cluster.cpus_per_task)
         task = resolve_task(self.task)
         manifest = consolidate(plan.intermediate_dir(self.study, self.model, self.task),
@@ -81,8 +91,13 @@ class TargetCell(submitit.helpers.Checkpointable):
         from hpc_itt.train import loop
 
         out = plan.cell_dir(self.study, self.cell)
-        if plan.is_done(self.study, self.cell):
+        ledger = provenance.Ledger(self.study)
+        settings = ledger.cell(self.cell)
+        if plan.is_done(self.study, self.cell) and ledger.cell_state(self.cell)[0] == "current":
             return json.loads((out / plan.METRICS).read_text())
+        readiness.preflight(self.study)
+        provenance.claim(out, settings, f"cell {self.cell.key}")
+        itt_sha = provenance.itt_checkpoint_sha256(self.study, self.cell) if self.cell.arm == "itt" else None
         _quiet_and_threads(self.study.cluster.cpus_per_task)
         if is_xtreme(self.cell.target):
             from hpc_itt.xtreme.runner import run_cell
@@ -92,14 +107,13 @@ class TargetCell(submitit.helpers.Checkpointable):
             result = loop.run(plan.target_job(self.study, self.cell, self.model_source))
         metrics = {"cell": asdict(self.cell), "primary_metric": result["primary_metric"],
                    "test": result["test"], "validation": result["validation"], "selected": result["selected"],
-                   "steps": result["steps"], "model_source": result["model_source"]}
+                   "steps": result["steps"], "model_source": result["model_source"],
+                   "settings_fingerprint": provenance.fingerprint(settings), "itt_checkpoint_sha256": itt_sha}
         if "languages" in result:
             metrics["languages"] = result["languages"]
         atomic.write_text(out / plan.METRICS, json.dumps(metrics, indent=2))
         atomic.write_text(out / plan.DONE, "")
         return metrics
-
-
 
 
 class ReportStage:

@@ -34,8 +34,11 @@ def arms(study: StudyConfig) -> list[tuple[str, str, str]]:
     return out
 
 
-def collect(study: StudyConfig) -> dict:
+def collect(study: StudyConfig, ledger=None) -> dict:
     """{model: {arm label: {"seeds": {seed: {target: per-language metrics}}}}} and the missing cells."""
+    from hpc_itt.provenance import Ledger
+
+    ledger = ledger or Ledger(study)
     found, missing = {}, []
     for model in study.models:
         for label, task, arm in arms(study):
@@ -43,7 +46,7 @@ def collect(study: StudyConfig) -> dict:
             for seed in study.seeds:
                 for target in targets(study):
                     cell = plan.Cell(model, task, target, arm, seed)
-                    metrics = plan.read_metrics(study, cell)
+                    metrics = ledger.metrics(cell)
                     if metrics is None:
                         missing.append(cell)
                         continue
