@@ -36,7 +36,11 @@ def execute(study: StudyConfig, stage: str, port: int = 6006, rerun_changed: boo
     if stage == "status":
         print(status.table(study))
         return 0
-    sources = plan.model_sources(study, download=True)  # on this node, which may be the only one online
+    try:
+        sources = plan.model_sources(study, download=True)  # on this node, which may be the only one online
+    except UserError:
+        readiness.preflight(study)  # a purged cache: name the exact file prepare had listed
+        raise
     if stage == "consolidate":
         readiness.preflight(study)
     else:

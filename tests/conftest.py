@@ -55,3 +55,15 @@ def _restore_environ():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+def finish_cell(study, cell, metrics: dict) -> Path:
+    """A grid cell as a finished job leaves it: its settings record, metrics.json and DONE."""
+    from hpc_itt import plan, provenance
+
+    out = plan.cell_dir(study, cell)
+    out.mkdir(parents=True, exist_ok=True)
+    provenance.write_record(out, provenance.Ledger(study).cell(cell))
+    (out / plan.METRICS).write_text(json.dumps(metrics))
+    (out / plan.DONE).write_text("")
+    return out

@@ -43,7 +43,7 @@ def test_xlnet_without_hub_fails_fast_with_offline_alternative(tmp_path):
     assert time.time() - started < 60
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: model 'xlnet-base' needs xlnet-base-cased")
+    assert len(lines) == 1 and lines[0].startswith("error: model 'xlnet-base' needs xlnet/xlnet-base-cased")
     assert "--model tiny-xlnet" in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "exp").exists()
 
@@ -66,11 +66,53 @@ def test_bad_input_is_one_line_exit_2(args, fragment, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("model, hub_id, alternative", [
-    ("bert", "bert-base-uncased", "minilm"), ("roberta", "roberta-base", "tiny-roberta"),
-    ("mbert", "bert-base-multilingual-cased", "minilm"), ("xlmr", "FacebookAI/xlm-roberta-base", "tiny-xlmr"),
+    ("bert", "google-bert/bert-base-uncased", "minilm"), ("roberta", "FacebookAI/roberta-base", "tiny-roberta"),
+    ("mbert", "google-bert/bert-base-multilingual-cased", "minilm"), ("xlmr", "FacebookAI/xlm-roberta-base", "tiny-xlmr"),
     ("xlmr-large", "FacebookAI/xlm-roberta-large", "tiny-xlmr"),
 ])
 def test_every_hub_model_fails_fast_offline(model, hub_id, alternative, capsys, tmp_path):
     code = main(["--stage", "intermediate", "--model", model, f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/l"])
     err = capsys.readouterr().err
     assert code == 2 and f"needs {hub_id} from the Hugging Face hub" in err and f"--model {alternative}" in err
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1", "http"])
+def test_a_port_out_of_range_is_one_line(port, capsys, tmp_path):
+    code = main(["--stage", "tensorboard", "--port", port, f"output_dir={tmp_path}/exp", f"logdir={tmp_path}/logs"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: --port '{port}' is not a TCP port (valid: 1-65535)\n"
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(capsys, tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    for where in ("taken", "taken/below"):
+        code = main(["--stage", "all", f"output_dir={tmp_path / where}", f"logdir={tmp_path}/logs"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and f"output_dir {tmp_path / where}" in err and "a file" in err
+    assert (tmp_path / "taken").read_text() == "a file" and not (tmp_path / "logs").exists()
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder this process cannot write into: read-only for a user, immutable for root."""
+    import os
+    import subprocess as sp
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        yield folder
+        folder.chmod(0o700)
+        return
+    if sp.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("root here, and this filesystem has no immutable attribute to make a folder unwritable")
+    yield folder
+    sp.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_an_unwritable_output_dir_is_one_line_before_anything_runs(unwritable, capsys, tmp_path):
+    code = main(["--stage", "all", f"output_dir={unwritable}/exp", f"logdir={tmp_path}/logs"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"output_dir {unwritable}/exp is not writable" in err
+    assert list(unwritable.iterdir()) == []

@@ -77,6 +77,6 @@ def test_override_syntax():
 
 
 def test_model_aliases_resolve_to_registry_entries():
-    assert resolve_model("xlnet").hub_id == "xlnet-base-cased"
+    assert resolve_model("xlnet").hub_id == "xlnet/xlnet-base-cased"
     assert resolve_model("bert").name == "bert-base" and resolve_model("xlmr").name == "xlmr-base"
     assert resolve_model("mbert").multilingual

@@ -4,6 +4,7 @@ import statistics
 
 import pytest
 
+from conftest import finish_cell
 from hpc_itt import plan, report
 from hpc_itt.config.load import load_study
 
@@ -18,10 +19,8 @@ KNOWN = {("domain", "itt", 1): 0.80, ("domain", "itt", 2): 0.84, ("domain", "itt
 def study(tmp_path):
     study = load_study(None, [f"output_dir={tmp_path}", "seeds=[1,2,3]", "models=[tiny-bert]"])
     for (target, arm, seed), accuracy in KNOWN.items():
-        out = plan.cell_dir(study, plan.Cell("tiny-bert", "sentiment", target, arm, seed))
-        out.mkdir(parents=True)
-        (out / plan.METRICS).write_text(json.dumps({"test": {"accuracy": accuracy, "macro_f1": 0.0}}))
-        (out / plan.DONE).write_text("")
+        finish_cell(study, plan.Cell("tiny-bert", "sentiment", target, arm, seed),
+                    {"test": {"accuracy": accuracy, "macro_f1": 0.0}})
     return study
 
 

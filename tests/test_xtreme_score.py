@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, finish_cell
 from hpc_itt import plan, report
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
@@ -152,10 +152,7 @@ def make_study(tmp_path, *extra, skip=()):
     for cell in plan.cells(study):
         if cell.key in skip:
             continue
-        out = plan.cell_dir(study, cell)
-        out.mkdir(parents=True)
-        (out / plan.METRICS).write_text(json.dumps(cell_metrics(cell)))
-        (out / plan.DONE).write_text("")
+        finish_cell(study, cell, cell_metrics(cell))
     return study
 
 
