@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import contract as C
 from hpc_itt.errors import UserError
 from hpc_itt.xtreme import formats as F
+from hpc_itt.xtreme.formats import spec as S
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "xtreme"
 
@@ -23,7 +25,7 @@ FIXTURES = {
     "siqa": {"train": EN, "dev": EN},
     "copa": {"train": EN, "dev": EN},
     "xcopa": {"dev": ["it", "tr", "vi", "zh", "th"], "test": ["it", "tr", "vi", "zh", "th"]},
-    "udpos": {"train": EN, "dev": L8, "test": L8},
+    "udpos": {"train": EN, "dev": [l for l in L8 if l != "th"], "test": L8},  # UD Thai: test only
     "panx": {"train": EN, "dev": ["en", "de", "es", "ar", "zh", "ru", "hi"],
              "test": ["en", "de", "es", "ar", "zh", "ru", "hi"]},
     "squad": {"train": EN, "dev": EN},
@@ -397,24 +399,225 @@ def test_malformed_lines_name_the_path_and_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ hub
+# Hub rows come from the recorded contract (tests/hub_contract/*.json, via tests/contract.py): the real
+# examples copied from public sources first, then rows synthesised from the recorded features.
+
+HUB_SOURCES = [(key, source) for key, sources in F.HUB.items() for source in sources]
+# (dataset, split, language) the data has but a hub copy lacks: UD v2.7 languages from izhx/xtreme-r-udpos
+HUB_GAPS = {("udpos", split, lang) for split in ("train", "dev") for lang in ("lt", "pl", "uk", "wo", "ro")}
 
 
-def test_hub_table_covers_every_dataset_split_and_language():
+def hub_cases():
     for dataset, splits in F.LANGS.items():
         for split, langs in splits.items():
             for lang in langs:
-                source = F.hub_source(dataset, lang)
-                assert split in source.splits, (dataset, split)
-                config = F.hub_config(source, lang)
-                assert config is None or "{" not in config
+                yield dataset, split, lang
+    for split in F.LANGS["mewslix"]:  # the shared candidate pool of every Mewsli-X language
+        for lang in S.MEWSLIX_LANGS:
+            yield "mewslix:candidates", split, lang
+
+
+def recorded_name(source: F.HubSource, lang: str) -> str | None:
+    return F.hub_config(source, lang) or F.hub_data_dir(source, lang)
+
+
+def test_hub_table_covers_every_dataset_split_and_language():
+    gaps = set()
+    for dataset, split, lang in hub_cases():
+        source = F.hub_source(dataset, lang)
+        if split not in source.splits:
+            gaps.add((dataset, split, lang))
+            with pytest.raises(UserError) as err:
+                F.hub_source(dataset, lang, split)
+            assert str(err.value) == (
+                f"{dataset} language {lang!r} has no split {split!r} in its hub copy ({source.repo} config {lang} "
+                f"has: test); pass data_dir=<XTREME download folder> to read local files instead")
+            continue
+        assert F.hub_source(dataset, lang, split) is source
+        for template in (F.hub_config(source, lang), F.hub_data_dir(source, lang)):
+            assert template is None or "{" not in template
+    assert gaps == HUB_GAPS
     assert F.hub_config(F.hub_source("udpos", "fa"), "fa") == "udpos.Persian"
     assert F.hub_source("udpos", "wo").repo == "izhx/xtreme-r-udpos"
     assert F.hub_config(F.hub_source("panx", "de"), "de") == "PAN-X.de"
     assert F.hub_source("panx", "qu") == F.HUB["panx"][1] and F.hub_config(F.HUB["panx"][1], "qu") == "qu"
-    assert F.hub_config(F.hub_source("tatoeba", "zh"), "zh") == "cmn-eng"
-    assert F.hub_config(F.hub_source("mlqa", "hi"), "hi") == "mlqa.hi.hi"
+    assert F.hub_config(F.hub_source("mlqa", "hi"), "hi") == "MLQA.hi.hi"
     assert F.hub_config(F.hub_source("xquad", "ro"), "ro") == "xquad.ro"
-    assert F.HUB["mnli"][0] == ("nyu-mll/glue", "mnli", {"train": "train"}, None)
+    assert F.hub_data_dir(F.hub_source("lareqa", "th"), "th") == "th"
+    assert F.HUB["mnli"][0] == ("nyu-mll/glue", "mnli", {"train": "train"}, None, None, None, None)
+
+
+def test_every_hub_repo_has_a_contract_with_its_revision_and_sources():
+    for key, source in HUB_SOURCES:
+        recorded = C.load(source.repo)
+        assert recorded["id"] == source.repo and recorded["type"] == "dataset", source.repo
+        assert recorded["sources"] and all(s.startswith("https://") for s in recorded["sources"]), source.repo
+        assert recorded["revision_source"], source.repo
+        # the code loads exactly the recorded revision: a 40-hex commit, a ref, or main (None, with the reason)
+        assert source.revision == recorded["revision"] == recorded["load"]["revision"], (key, source.repo)
+        assert source.revision is None or re.fullmatch("[0-9a-f]{40}", source.revision) \
+            or source.revision.startswith("refs/"), source.repo
+        assert recorded["configs"] and all("splits" in c and "features" in c for c in recorded["configs"].values())
+    # the script-only ids that were replaced keep their record (and say where to go instead)
+    for repo in F.SCRIPT_ONLY:
+        assert C.load(repo)["loads_on_main"] is not True, repo
+
+
+def test_no_script_only_id_in_hub():
+    for key, source in HUB_SOURCES:
+        recorded = C.load(source.repo)
+        assert source.repo not in ("allenai/social_i_qa", "facebook/mlqa"), key
+        # a repository whose main may still hold a loading script is only read at a pinned script-less revision
+        if recorded["loads_on_main"] is not True or source.repo in F.SCRIPT_ONLY:
+            assert source.revision is not None and source.revision == recorded["load"]["revision"], key
+            assert (source.data_dir is not None) == (recorded["load"]["data_dir"] is not None), key
+    assert F.hub_source("siqa", "en").repo == "lighteval/siqa"
+    assert F.hub_source("mlqa", "de").repo == "google/xtreme"
+
+
+def test_every_hub_config_template_resolves_to_a_recorded_config():
+    for dataset, split, lang in hub_cases():
+        if (dataset, split, lang) in HUB_GAPS:
+            continue
+        source = F.hub_source(dataset, lang, split)
+        recorded = C.load(source.repo)
+        names = recorded.get("config_names") or list(recorded["configs"])
+        name = recorded_name(source, lang)
+        if name is None:  # the repository's only (or default) config
+            assert len(names) == 1, (dataset, lang, names)
+            name = names[0]
+        assert name in names, (dataset, split, lang, name)
+        if name in recorded["configs"]:  # a recorded (representative) config: the hub split must be there
+            assert source.splits[split] in recorded["configs"][name]["splits"], (dataset, split, lang, name)
+    # Tatoeba: one default config; every language's pair is a value of its lang column
+    pairs = C.config_of("mteb/tatoeba-bitext-mining", "default")["value_sets"]["lang"]
+    source = F.hub_source("tatoeba", "zh")
+    assert source.where[0] == "lang"
+    assert {source.where[1].format(lang3=S.TATOEBA_ISO3[l]) for l in F.LANGS["tatoeba"]["test"]} \
+        <= set(pairs)
+
+
+def test_udpos_split_rule_tagalog_and_kazakh():
+    F.check("udpos", "test", "tl")
+    F.check("udpos", "train", "kk")
+    assert F.lang_splits("udpos", "tl") == ("test",) and F.lang_splits("udpos", "kk") == ("train", "test")
+    assert F.lang_splits("udpos", "de") == ("train", "dev", "test")
+    assert str(error_of("udpos", "train", "tl")) == "dataset 'udpos' language 'tl' has no split 'train' (tl has: test)"
+    assert str(error_of("udpos", "dev", "tl", FIX)) == "dataset 'udpos' language 'tl' has no split 'dev' (tl has: test)"
+    assert str(error_of("udpos", "dev", "kk")) == (
+        "dataset 'udpos' language 'kk' has no split 'dev' (kk has: train, test)")
+    assert str(error_of("udpos", "train", "xx")).startswith(
+        "dataset 'udpos' split 'train' has no language 'xx' (valid:")
+    # the rule is the recorded hub layout: google/xtreme udpos.<Name> splits, for every recorded language
+    ours = {"train": "train", "validation": "dev", "test": "test"}
+    names = {name: lang for lang, name in S.UD_NAMES.items()}
+    configs = C.load("google/xtreme")["configs"]
+    checked = set()
+    for config, entry in configs.items():
+        if config.startswith("udpos."):
+            lang = names[config.split(".", 1)[1]]
+            assert {ours[s] for s in entry["splits"]} == set(F.lang_splits("udpos", lang)), config
+            checked.add(lang)
+    assert {"tl", "th", "yo", "kk", "en"} <= checked
+
+
+def fake_hub(monkeypatch, calls: list, rows_of=None):
+    """datasets.load_dataset replaced by the recorded real rows of the requested repo/config/split (none where
+    the contract has none), or by `rows_of(path, name, split, options)`."""
+    import datasets
+
+    def load_dataset(path, name=None, split=None, **options):
+        calls.append((path, name, split, options))
+        if rows_of is not None:
+            return rows_of(path, name, split, options)
+        recorded = C.load(path)
+        config = name or options.get("data_dir") or list(recorded["configs"])[0]
+        if not C.config_of(path, config).get("examples", {}).get(split):
+            features = C.features(path, config)
+            return datasets.Dataset.from_dict({k: [] for k in features}, features=features)
+        return C.rows(path, config, split, n=1)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+
+
+def test_hub_loads_pass_the_pinned_revision_and_data_dir(monkeypatch):
+    calls: list = []
+    fake_hub(monkeypatch, calls)
+    records = F.load("panx", "test", "de")
+    assert calls == [("google/xtreme", "PAN-X.de", "test", {"revision": "21f88c0ff5bf413a83c854eb00050e75d245161f"})]
+    assert records == [{"id": "panx-test-de-0", "tokens": ["WEITERLEITUNG", "Hu", "(", "Xi’an", ")"],
+                        "tags": ["O", "B-LOC", "I-LOC", "I-LOC", "I-LOC"]}]
+    calls.clear()
+    F.load("lareqa", "test", "de")
+    assert [(c[0], c[1], c[2]) for c in calls] == [("google-research-datasets/xquad_r", None, "validation")] * 11
+    assert [c[3] for c in calls] == [{"revision": "refs/convert/parquet", "data_dir": code} for code in S.LAREQA_LANGS]
+    calls.clear()
+    assert F.load("mlqa", "dev", "en")[0]["id"] == "569666f4dc3983dab5624e989212c1d9d0cd1798"
+    assert calls == [("google/xtreme", "MLQA.en.en", "validation",
+                      {"revision": "21f88c0ff5bf413a83c854eb00050e75d245161f"})]
+    calls.clear()
+    assert F.load("siqa", "dev", "en")[0]["label"] == 0  # lighteval/siqa labels "1"-"3"
+    assert calls == [("lighteval/siqa", None, "validation", {"revision": "54c6a1f8cb6daf4f5abf24a601852612fb35eb25"})]
+
+
+def test_hub_tatoeba_loads_the_default_config_once_and_keeps_the_language_rows(monkeypatch):
+    calls: list = []
+    pairs = ["cmn-eng", "deu-eng", "cmn-eng", "ara-eng", "cmn-eng"]
+
+    def rows_of(path, name, split, options):
+        rows = C.rows(path, "default", split, n=len(pairs))
+        return rows.map(lambda row, i: {"lang": pairs[i]}, with_indices=True)
+
+    fake_hub(monkeypatch, calls, rows_of)
+    records = F.load("tatoeba", "test", "zh")
+    assert calls == [("mteb/tatoeba-bitext-mining", None, "test",
+                      {"revision": "69e8f12da6e31d59addadda9a9c8a2e601a0e282"})]
+    expected = [r for r in rows_of("mteb/tatoeba-bitext-mining", None, "test", {}) if r["lang"] == "cmn-eng"]
+    assert len(records) == 3 and records == [
+        {"id": f"tatoeba-test-zh-{i}", "source": r["sentence1"].strip(), "target": r["sentence2"].strip()}
+        for i, r in enumerate(expected)]
+    message = str(error_of("tatoeba", "test", "ja"))
+    assert message == ("mteb/tatoeba-bitext-mining revision 69e8f12da6e31d59addadda9a9c8a2e601a0e282 split test: no "
+                       "rows with lang 'jpn-eng' (present: ara-eng, cmn-eng, deu-eng)")
+
+
+def test_hub_split_gaps_never_reach_the_hub(monkeypatch):
+    calls: list = []
+
+    def rows_of(path, name, split, options):  # udpos.Tagalog rows whose token and tag counts agree
+        rows = C.rows(path, name, split, n=40, seed=3)
+        return rows.select([i for i, r in enumerate(rows) if len(r["tokens"]) == len(r["pos_tags"])])
+
+    fake_hub(monkeypatch, calls, rows_of)
+    records = F.load("udpos", "test", "tl")
+    assert calls == [("google/xtreme", "udpos.Tagalog", "test",
+                      {"revision": "21f88c0ff5bf413a83c854eb00050e75d245161f"})]
+    assert records and all(set(r["tags"]) <= set(F.UPOS_TAGS) for r in records)
+    calls.clear()
+    assert str(error_of("udpos", "train", "th")) == "dataset 'udpos' language 'th' has no split 'train' (th has: test)"
+    assert str(error_of("udpos", "train", "pl")) == (
+        "udpos language 'pl' has no split 'train' in its hub copy (izhx/xtreme-r-udpos config pl has: test); pass "
+        "data_dir=<XTREME download folder> to read local files instead")
+    assert calls == []
+
+
+def test_script_only_repository_error_names_the_alternative(monkeypatch):
+    import datasets
+
+    def load_dataset(path, name=None, split=None, **options):
+        raise RuntimeError(f"Dataset scripts are no longer supported, but found {path.split('/')[1]}.py")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setitem(F.HUB, "siqa", (F.HubSource("allenai/social_i_qa", None, {"train": "train",
+                                                                                  "dev": "validation"}),))
+    assert str(error_of("siqa", "train", "en")) == (
+        "cannot load siqa train/en from the Hugging Face hub (allenai/social_i_qa split train): RuntimeError: Dataset "
+        "scripts are no longer supported, but found social_i_qa.py; allenai/social_i_qa holds a loading script, "
+        "which datasets >= 4 refuses: use lighteval/siqa (its parquet copy) or revision='refs/pr/3'; pass "
+        "data_dir=<XTREME download folder> to read local files instead")
+    monkeypatch.setitem(F.HUB, "copa", (F.HubSource("someone/copa", None, {"train": "train", "dev": "validation"}),))
+    assert "someone/copa holds a loading script, which datasets >= 4 refuses: use its parquet export " \
+           "(revision='refs/convert/parquet', data_dir='<config>')" in str(error_of("copa", "dev", "en"))
 
 
 def test_unreachable_hub_is_one_line_naming_the_dataset(monkeypatch, tmp_path):
@@ -429,114 +632,167 @@ def test_unreachable_hub_is_one_line_naming_the_dataset(monkeypatch, tmp_path):
     assert message.startswith("cannot load xnli test/de from the Hugging Face hub (facebook/xnli config de split test): ")
     assert message.endswith("; pass data_dir=<XTREME download folder> to read local files instead")
     assert str(error_of("lareqa", "test", "de")).startswith(
-        "cannot load lareqa test/de from the Hugging Face hub (google-research-datasets/xquad_r config ar split "
-        "validation): ")
+        "cannot load lareqa test/de from the Hugging Face hub (google-research-datasets/xquad_r data_dir ar revision "
+        "refs/convert/parquet split validation): ")
+    assert str(error_of("udpos", "test", "tl")).startswith(
+        "cannot load udpos test/tl from the Hugging Face hub (google/xtreme config udpos.Tagalog revision "
+        "21f88c0ff5bf413a83c854eb00050e75d245161f split test): ")
 
 
 def test_hub_nli_rows():
-    import datasets
-
-    features = datasets.Features({"premise": datasets.Value("string"), "hypothesis": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["entailment", "neutral", "contradiction"])})
-    rows = [{"premise": "Ein Mann schläft.", "hypothesis": "Niemand schläft.", "label": 2},
-            {"premise": "p", "hypothesis": "h", "label": 0}]
-    assert F.convert_hub_rows("xnli", "test", "de", rows, features) == [
-        {"id": "xnli-test-de-0", "text_a": "Ein Mann schläft.", "text_b": "Niemand schläft.", "label": 2},
-        {"id": "xnli-test-de-1", "text_a": "p", "text_b": "h", "label": 0}]
-    glue = [{"premise": "p", "hypothesis": "h", "label": 1, "idx": 7}, {"premise": "p", "hypothesis": "h", "label": -1,
-                                                                        "idx": 8}]
-    assert [(r["id"], r["label"]) for r in F.convert_hub_rows("mnli", "train", "en", glue)] == [
-        ("mnli-train-en-7", 1), ("mnli-train-en-8", -1)]
-    xtreme = [{"sentence1": "a", "sentence2": "b", "gold_label": "contradiction", "language": "de"}]
-    assert F.convert_hub_rows("xnli", "dev", "de", xtreme)[0]["label"] == 2
+    rows = C.rows("facebook/xnli", "ar", "validation", n=4)
+    out = F.convert_hub_rows("xnli", "dev", "ar", list(rows), rows.features)
+    assert out[0] == {"id": "xnli-dev-ar-0", "text_a": "وقال، ماما، لقد عدت للمنزل.",
+                      "text_b": "اتصل بأمه حالما أوصلته حافلة المدرسية.", "label": 1}  # the card's example
+    assert [r["label"] for r in out] == list(rows["label"]) and len(out) == 4
+    for record in out:
+        check_record("xnli", record)
+    glue = C.rows("nyu-mll/glue", "mnli", "train", n=1)
+    assert F.convert_hub_rows("mnli", "train", "en", list(glue), glue.features) == [
+        {"id": "mnli-train-en-0", "text_a": "Conceptually cream skimming has two basic dimensions - product and "
+                                            "geography.",
+         "text_b": "Product and geography are what make cream skimming work.", "label": 1}]
+    # GLUE's test_* splits carry label -1
+    assert F.convert_hub_rows("mnli", "train", "en", [dict(glue[0], label=-1)])[0]["label"] == -1
 
 
 def test_hub_choice_rows():
-    siqa = [{"context": "Alex won.", "question": "How would Alex feel?", "answerA": "sad", "answerB": "proud",
-             "answerC": "tired", "label": "2"}]
-    assert F.convert_hub_rows("siqa", "train", "en", siqa) == [
-        {"id": "siqa-train-en-0", "context": "Alex won.", "question": "How would Alex feel?",
-         "choices": ["sad", "proud", "tired"], "label": 1}]
-    copa = [{"premise": "The ice melted.", "choice1": "It snowed.", "choice2": "It was warm.", "question": "cause",
-             "idx": 3, "label": 1}]
-    assert F.convert_hub_rows("xcopa", "test", "et", copa) == [
-        {"id": "xcopa-test-et-3", "context": "The ice melted.", "question": "cause",
-         "choices": ["It snowed.", "It was warm."], "label": 1}]
-    assert F.convert_hub_rows("copa", "dev", "en", [dict(copa[0], label=-1)])[0]["label"] == -1
+    siqa = C.rows("lighteval/siqa", None, "validation", n=1)
+    assert siqa.features == C.features("allenai/social_i_qa")  # lighteval/siqa is allenai's data as parquet
+    assert F.convert_hub_rows("siqa", "dev", "en", list(siqa)) == [
+        {"id": "siqa-dev-en-0", "context": "Sydney walked past a homeless woman asking for change but did not have "
+                                           "any money they could give to her. Sydney felt bad afterwards.",
+         "question": "How would you describe Sydney?",
+         "choices": ["sympathetic", "like a person who was unable to help", "incredulous"], "label": 0}]
+    copa = F.convert_hub_rows("copa", "train", "en", list(C.rows("aps/super_glue", "copa", "train", n=2)))
+    assert copa[0] == {"id": "copa-train-en-0", "context": "My body cast a shadow over the grass.", "question": "cause",
+                       "choices": ["The sun was rising.", "The grass was cut."], "label": 0}
+    assert [r["id"] for r in copa] == ["copa-train-en-0", "copa-train-en-1"]
+    dev = C.rows("aps/super_glue", "copa", "validation", n=2)
+    val = F.convert_hub_rows("copa", "dev", "en", list(dev))
+    assert [(r["question"], r["label"]) for r in val] == [("effect", 1), ("effect", 1)]
+    # SuperGLUE's test split has no labels: -1
+    assert F.convert_hub_rows("copa", "dev", "en", [dict(dev[0], label=-1)])[0]["label"] == -1
+    xcopa = F.convert_hub_rows("xcopa", "test", "et", list(C.rows("cambridgeltl/xcopa", "et", "test", n=2)))
+    assert xcopa[0] == {"id": "xcopa-test-et-0", "context": "Ese oli mullikilesse mässitud.", "question": "cause",
+                        "choices": ["See oli õrn.", "See oli väike."], "label": 0}
+    assert [r["question"] for r in xcopa] == ["cause", "effect"]
+    for dataset, records in (("copa", copa + val), ("xcopa", xcopa)):
+        for record in records:
+            check_record(dataset, record)
 
 
 def test_hub_tagging_rows():
-    import datasets
-
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "pos_tags": datasets.Sequence(datasets.ClassLabel(names=list(F.UPOS_TAGS)))})
-    rows = [{"tokens": ["Der", "Hund", "bellt", "."], "pos_tags": [5, 7, 15, 12]}]
-    expected = [{"id": "udpos-test-de-0", "tokens": ["Der", "Hund", "bellt", "."],
-                 "tags": ["DET", "NOUN", "VERB", "PUNCT"]}]
-    assert F.convert_hub_rows("udpos", "test", "de", rows, features) == expected
-    assert F.convert_hub_rows("udpos", "test", "de", rows) == expected  # default UPOS order without features
-    wikiann = [{"tokens": ["Anna", "Schmidt", "lebt", "in", "Köln"], "ner_tags": [1, 2, 0, 0, 5], "langs": ["de"] * 5,
-                "spans": ["PER: Anna Schmidt", "LOC: Köln"]}]
-    assert F.convert_hub_rows("panx", "train", "qu", wikiann)[0]["tags"] == ["B-PER", "I-PER", "O", "O", "B-LOC"]
+    panx = {split: C.rows("google/xtreme", "PAN-X.de", split, n=1) for split in ("train", "validation", "test")}
+    train = F.convert_hub_rows("panx", "train", "de", list(panx["train"]), panx["train"].features)
+    assert train == [{"id": "panx-train-de-0",
+                      "tokens": ["als", "Teil", "der", "Savoyer", "Voralpen", "im", "Osten", "."],
+                      "tags": ["O", "O", "O", "B-LOC", "I-LOC", "O", "O", "O"]}]
+    assert F.convert_hub_rows("panx", "train", "de", list(panx["train"])) == train  # default PAN-X order
+    assert F.convert_hub_rows("panx", "dev", "de", list(panx["validation"]))[0]["tags"] == [
+        "B-PER", "I-PER", "I-PER", "I-PER", "O"]
+    wikiann = C.rows("unimelb-nlp/wikiann", "af", "train", n=1)  # the card's example; every config has this schema
+    assert wikiann.features == C.features("unimelb-nlp/wikiann", "qu")
+    assert F.convert_hub_rows("panx", "train", "qu", list(wikiann), wikiann.features)[0]["tags"] == [
+        "O", "O", "O", "O", "B-PER"] + ["O"] * 9
     with pytest.raises(UserError, match=r"tag id 9 out of range \(0-6\)"):
-        F.convert_hub_rows("panx", "train", "de", [{"tokens": ["x"], "ner_tags": [9]}])
+        F.convert_hub_rows("panx", "train", "de", [dict(panx["train"][0], ner_tags=[9] * 8)])
+    # udpos: no public example row; rows synthesised from the recorded features (ClassLabel ids in range)
+    udpos = C.rows("google/xtreme", "udpos.Tagalog", "test", n=40, seed=3)
+    even = [r for r in udpos if len(r["tokens"]) == len(r["pos_tags"])]
+    uneven = [r for r in udpos if len(r["tokens"]) != len(r["pos_tags"])]
+    assert even and uneven
+    out = F.convert_hub_rows("udpos", "test", "tl", even, udpos.features)
+    assert [r["tags"] for r in out] == [[F.UPOS_TAGS[t] for t in r["pos_tags"]] for r in even]
+    assert F.convert_hub_rows("udpos", "test", "tl", even) == out  # default UPOS order without features
+    for record in out:
+        check_record("udpos", record)
+    with pytest.raises(UserError, match=r"tokens but \d+ tags"):
+        F.convert_hub_rows("udpos", "test", "tl", uneven[:1], udpos.features)
 
 
 def test_hub_qa_rows_and_tydiqa_language_filter():
-    row = {"id": "q1", "title": "T", "context": "Oslo is cold.", "question": "What is cold?",
-           "answers": {"text": ["Oslo"], "answer_start": [0]}}
-    assert F.convert_hub_rows("xquad", "test", "ro", [row]) == [
-        {"id": "q1", "context": "Oslo is cold.", "question": "What is cold?",
-         "answers": {"text": ["Oslo"], "answer_start": [0]}}]
-    tydi = [dict(row, id="arabic-123-0"), dict(row, id="english-456-0"), dict(row, id="finnish-789-1")]
-    assert [r["id"] for r in F.convert_hub_rows("tydiqa", "test", "fi", tydi)] == ["finnish-789-1"]
-    pairs = F.convert_hub_rows("squad_pairs", "train", "en", [
-        dict(row, id="s1", context="Oslo is cold. Rome is warm.", question="What is warm?",
-             answers={"text": ["Rome"], "answer_start": [14]})])
-    assert pairs == [{"id": "s1", "query": "What is warm?", "query_context": "", "candidate": "Rome is warm.",
-                      "candidate_context": "Oslo is cold. Rome is warm."}]
+    xquad = F.convert_hub_rows("xquad", "test", "ro", list(C.rows("google/xquad", "xquad.ro", "validation", n=2)))
+    assert [r["id"] for r in xquad] == ["56beb4343aeaaa14008c925b", "56beb4343aeaaa14008c925c"]
+    assert xquad[0]["answers"] == {"text": ["308"], "answer_start": [31]}
+    mlqa = F.convert_hub_rows("mlqa", "test", "en", list(C.rows("google/xtreme", "MLQA.en.en", "test", n=1)))
+    assert mlqa[0]["answers"] == {"text": ["remains infected for its lifetime"], "answer_start": [571]}
+    squad = F.convert_hub_rows("squad", "train", "en", list(C.rows("rajpurkar/squad", "plain_text", "train", n=2)))
+    for dataset, records in (("xquad", xquad), ("mlqa", mlqa), ("squad", squad)):
+        for record in records:
+            check_record(dataset, record)
+    tydi = [row for split in ("validation", "train") for row in C.rows("google/xtreme", "tydiqa", split, n=1)]
+    assert [r["id"] for r in F.convert_hub_rows("tydiqa", "test", "ar", tydi)] == ["arabic-2387335860751143628-1"]
+    assert [r["id"] for r in F.convert_hub_rows("tydiqa", "train", "fi", tydi)] == ["finnish--7633091408814529542-0"]
+    assert F.convert_hub_rows("tydiqa", "test", "ko", tydi) == []
+    for record in F.convert_hub_rows("tydiqa", "test", "ar", tydi):
+        check_record("tydiqa", record)
+    pairs = F.convert_hub_rows("squad_pairs", "train", "en",
+                               list(C.rows("rajpurkar/squad", "plain_text", "train", n=2)))
+    assert [p["id"] for p in pairs] == ["5733be284776f41900661182", "5733be284776f4190066117f"]
+    context = squad[0]["context"]
+    for pair, answer in zip(pairs, ("Saint Bernadette Soubirous", "a copper statue of Christ")):
+        shaped(pair, "retrieval_pair")
+        assert answer in pair["candidate"] and pair["candidate"] in context and pair["candidate"] != context
+        assert pair["query_context"] == "" and pair["candidate_context"] == context
+    assert pairs[0]["candidate"] == ("It is a replica of the grotto at Lourdes, France where the Virgin Mary reputedly "
+                                     "appeared to Saint Bernadette Soubirous in 1858.")
 
 
 def test_hub_tatoeba_rows():
-    rows = [{"sentence1": "我饿了。", "sentence2": "I am hungry.", "lang": "cmn-eng"}]
-    assert F.convert_hub_rows("tatoeba", "test", "zh", rows) == [
-        {"id": "tatoeba-test-zh-0", "source": "我饿了。", "target": "I am hungry."}]
+    rows = C.rows("mteb/tatoeba-bitext-mining", "default", "test", n=3)
+    assert F.convert_hub_rows("tatoeba", "test", "zh", list(rows)) == [
+        {"id": f"tatoeba-test-zh-{i}", "source": r["sentence1"].strip(), "target": r["sentence2"].strip()}
+        for i, r in enumerate(rows)]
 
 
 def test_hub_xquad_r_rows_build_the_multilingual_pool():
-    def rows(lang, context, answer, start):
-        return [{"id": "56beb", "context": context, "question": f"q-{lang}",
-                 "answers": {"text": [answer], "answer_start": [start]}},
-                {"id": "56bec", "context": context, "question": f"r-{lang}",
-                 "answers": {"text": ["1887"], "answer_start": [context.index("1887")]}}]
+    en = list(C.rows("google-research-datasets/xquad_r", "en", "validation", n=1))
+    de = list(C.rows("google-research-datasets/xquad_r", "de", "validation", n=2))
+    out = F.convert_hub_rows("lareqa", "test", "de", {"en": en, "de": de})
+    by_id = {c["id"]: c for c in out["candidates"]}
+    assert len(by_id) == len(out["candidates"]) and {i.split("_")[0] for i in by_id} == {"en", "de"}
+    assert by_id["en_1_0"]["text"] == ("The Panthers defense gave up just 308 points, ranking sixth in the league, "
+                                       "while also leading the NFL in interceptions with 24 and boasting four Pro "
+                                       "Bowl selections.")
+    queries = {q["id"]: q for q in out["queries"]}
+    assert list(queries) == ["56beb4343aeaaa14008c925b_de", "56beb4343aeaaa14008c925c_de"]
+    points = queries["56beb4343aeaaa14008c925b_de"]
+    assert points["text"] == "Wie viele Punkte gab die Verteidigung der Panthers ab?"
+    assert {g.split("_")[0] for g in points["gold"]} == {"en", "de"} and all("308" in by_id[g]["text"]
+                                                                           for g in points["gold"])
+    sacks = queries["56beb4343aeaaa14008c925c_de"]  # only the German rows hold this question here
+    assert [g.split("_")[0] for g in sacks["gold"]] == ["de"] and "136" in by_id[sacks["gold"][0]]["text"]
 
-    en = "The festival is old. It began in 1887. Lanterns fly."
-    zh = "这个节日很古老。它始于1887年。灯笼飞起。"
-    out = F.convert_hub_rows("lareqa", "test", "zh", {"en": rows("en", en, "old", 16),
-                                                     "zh": rows("zh", zh, "古老", 5)})
-    assert [c["id"] for c in out["candidates"]] == ["en_1_0", "en_1_1", "en_1_2", "zh_1_0", "zh_1_1", "zh_1_2"]
-    assert out["candidates"][4]["text"] == "它始于1887年。"
-    assert out["queries"] == [
-        {"id": "56beb_zh", "text": "q-zh", "context": zh, "gold": ["en_1_0", "zh_1_0"]},
-        {"id": "56bec_zh", "text": "r-zh", "context": zh, "gold": ["en_1_1", "zh_1_1"]}]
+
+MARKED = ("Smith: The verdict came back for { Smith }, who stepped down as AG of Fictitious County in February, 2012.")
+# the query format of utils_mewslix.preprocess_mention (its docstring example), as izhx/mewsli-x process.py writes it
 
 
 def test_hub_mewslix_rows_nested_and_flat():
     doc = json.loads((FIX / "mewslix" / "wikinews_mentions" / "dev-es.jsonl").read_text().splitlines()[0])
-    flat = {"example_id": "e9", "mention": "Lago Verano: Hablaron de { Lago Verano } ayer.", "entity_id": "Q9100001"}
-    entity = {"entity_id": "Q9100001", "title": "Lake Verano", "description": "A lake.", "description_language": "en"}
-    out = F.convert_hub_rows("mewslix", "dev", "es", {"mentions": [doc, flat], "candidates": [entity]})
-    assert [q["gold"] for q in out["queries"]] == [["Q9100011"], ["Q9100001"], ["Q9100001"]]
+    flat = C.rows("izhx/mewsli-x", "de", "validation", n=2)
+    flat = [dict(flat[0], mention=MARKED), flat[1]]
+    pool = list(C.rows("izhx/mewsli-x", "candidate_entities", "test", n=2))
+    out = F.convert_hub_rows("mewslix", "dev", "es", {"mentions": [doc] + flat, "candidates": pool})
+    assert [q["gold"] for q in out["queries"]] == [["Q9100011"], ["Q9100001"], [flat[0]["entity_id"]],
+                                                   [flat[1]["entity_id"]]]
     assert out["queries"][0]["context"] == "Hablaron largamente de Kenji Watanabe y Lago Verano."
-    assert out["queries"][2] == {"id": "e9", "text": "Lago Verano", "context": "Hablaron de Lago Verano ayer.",
-                                 "gold": ["Q9100001"]}
-    assert out["candidates"] == [{"id": "Q9100001", "text": "Lake Verano", "context": "A lake."}]
+    assert out["queries"][2] | {"id": ""} == {"id": "", "text": "Smith", "gold": [flat[0]["entity_id"]],
+                                              "context": "The verdict came back for Smith, who stepped down as AG of "
+                                                         "Fictitious County in February, 2012."}
+    assert out["queries"][3]["text"] == out["queries"][3]["context"] == flat[1]["mention"]  # not marked up
+    assert out["candidates"] == [{"id": r["entity_id"], "text": "", "context": r["description"]} for r in pool]
+    for query in out["queries"]:
+        shaped(query, "query")
 
 
 def test_hub_wikipedia_pairs_nested_and_flat():
     nested = json.loads((FIX / "mewslix" / "wikipedia_pairs-dev.jsonl").read_text().splitlines()[0])
-    flat = {"mention": "Elda: The { Elda } floods.", "entity": "The Elda is a river.", "title": "Elda"}
+    flat = dict(C.rows("izhx/mewsli-x", "wikipedia_pairs", "train", n=1)[0], mention=MARKED)
     out = F.convert_hub_rows("wikipedia_pairs", "train", "en", [nested, flat])
     assert out[0] == F.load("wikipedia_pairs", "dev", "en", FIX)[0]
-    assert out[1] == {"id": "wikipedia_pairs-train-en-1", "query": "Elda", "query_context": "The Elda floods.",
-                      "candidate": "Elda", "candidate_context": "The Elda is a river."}
+    assert out[1] == {"id": "wikipedia_pairs-train-en-1", "query": "Smith",
+                      "query_context": "The verdict came back for Smith, who stepped down as AG of Fictitious County "
+                                       "in February, 2012.",
+                      "candidate": "", "candidate_context": flat["entity"]}

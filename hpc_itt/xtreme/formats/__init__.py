@@ -77,14 +77,23 @@ Conventions (where the real data leaves a choice):
     entity ids); otherwise "{dataset}-{split}-{lang}-{row index}".
   * Splits: mnli is train only (XNLI's dev/test are "xnli"); siqa and copa have no test (no public
     labels); tydiqa has no dev ("test" is the GoldP dev set); udpos, panx and tydiqa accept train in
-    every task language (the download keeps those files), the other training sets are English.
+    every task language that has one (the download keeps those files; udpos: LANG_SPLITS), the other
+    training sets are English.
 
-Hub notes: `google/xtreme` `tydiqa` holds every language in one config, rows are kept by their id
-prefix; UD-POS lt/pl/uk/wo/ro (UD v2.7) are not in `google/xtreme` and come from the third-party
-`izhx/xtreme-r-udpos`; PAN-X qu/pl/uk/az/lt/pa/gu/ro come from `unimelb-nlp/wikiann` (same splits);
-`izhx/mewsli-x` documents no schema: nested XTREME rows and flat rows (mention, entity_id,
-example_id / entity_id, title, description) are both read; the mteb Tatoeba configs are
-"{iso3}-eng" with sentence1 in the language and sentence2 in English.
+Hub notes (the recorded schemas, revisions and their sources: tests/hub_contract/*.json):
+`google/xtreme` is pinned to the commit that deleted its loading script (datasets >= 4 refuses scripts);
+its `tydiqa` holds every language in one config, rows are kept by their id prefix; MLQA comes from its
+`MLQA.{l}.{l}` configs (`facebook/mlqa` is script-only) and SIQA from `lighteval/siqa` (`allenai/social_i_qa`
+is script-only; labels "1"-"3"); UD-POS lt/pl/uk/wo/ro (UD v2.7) are not in `google/xtreme` and come from the
+third-party `izhx/xtreme-r-udpos`, test only; PAN-X qu/pl/uk/az/lt/pa/gu/ro come from `unimelb-nlp/wikiann`
+(same splits); XQuAD-R is read from its parquet export (revision refs/convert/parquet, data_dir <lang>);
+`izhx/mewsli-x` documents no schema: nested XTREME rows and flat rows (mention, entity_id, example_id /
+entity_id, title, description) are both read; mteb's Tatoeba (at mteb's pinned revision) is one `default`
+config of every pair, rows are kept by their `lang` column ("{iso3}-eng"), sentence1 in the language and
+sentence2 in English.
+Per-language split gaps live in one table, `LANG_SPLITS` (UD v2.5 Tagalog/Thai/Yoruba: test only; Kazakh:
+train + test): `LANGS` leaves those languages out of the splits they lack and `check` names the splits they
+have; a hub copy with fewer splits than the data (izhx/xtreme-r-udpos) says so through `HubSource.splits`.
 """
 from __future__ import annotations
 
@@ -101,15 +110,16 @@ from hpc_itt.xtreme.formats.local import (
 from hpc_itt.xtreme.formats.retrieval import _read_lareqa, _read_mewslix, _read_squad_pairs, _read_wikipedia_pairs
 from hpc_itt.xtreme.formats.spec import check
 
-from hpc_itt.xtreme.formats.hub import convert_hub_rows, hub_config, hub_source
+from hpc_itt.xtreme.formats.hub import convert_hub_rows, hub_config, hub_data_dir, hub_source
 from hpc_itt.xtreme.formats.labels import binary_label, nli_label, siqa_label
 from hpc_itt.xtreme.formats.retrieval import sentence_spans
 from hpc_itt.xtreme.formats.spec import (
-    DATASETS, HUB, LANGS, NLI_LABELS, PANX_TAGS, SPLITS, UPOS_TAGS, HubSource,
+    DATASETS, HUB, LANG_SPLITS, LANGS, NLI_LABELS, PANX_TAGS, SCRIPT_ONLY, SPLITS, UPOS_TAGS, HubSource, lang_splits,
 )
 
-__all__ = ["load", "check", "DATASETS", "SPLITS", "LANGS", "HUB", "HubSource", "NLI_LABELS", "UPOS_TAGS", "PANX_TAGS",
-           "hub_source", "hub_config", "convert_hub_rows", "sentence_spans", "nli_label", "binary_label", "siqa_label"]
+__all__ = ["load", "check", "DATASETS", "SPLITS", "LANGS", "LANG_SPLITS", "lang_splits", "HUB", "HubSource",
+           "SCRIPT_ONLY", "NLI_LABELS", "UPOS_TAGS", "PANX_TAGS", "hub_source", "hub_config", "hub_data_dir",
+           "convert_hub_rows", "sentence_spans", "nli_label", "binary_label", "siqa_label"]
 
 
 # --------------------------------------------------------------------------------------------- API

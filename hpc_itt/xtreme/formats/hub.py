@@ -11,41 +11,79 @@ from hpc_itt.xtreme.formats.retrieval import (
     _assemble_lareqa, _inferred_breaks, _lareqa_language, _mention_query, _pair_record, _squad_pair_records,
 )
 from hpc_itt.xtreme.formats.spec import (
-    HUB, HubSource, LAREQA_LANGS, PANX_TAGS, TATOEBA_ISO3, TYDIQA_PREFIX, UD_NAMES, UPOS_TAGS, check,
+    HUB, SCRIPT_ONLY, HubSource, LAREQA_LANGS, PANX_TAGS, TATOEBA_ISO3, TYDIQA_PREFIX, UD_NAMES, UPOS_TAGS, check,
 )
 
 
 # -------------------------------------------------------------------------------------------- hub
 
 
-def hub_source(dataset: str, lang: str) -> HubSource:
+def hub_source(dataset: str, lang: str, split: str | None = None) -> HubSource:
+    """The hub copy serving `lang`; with `split`, one that has it (HubSource.splits), else a one-line UserError
+    naming the language, the split and the splits that copy has."""
     for source in HUB[dataset]:
         if source.langs is None or lang in source.langs:
+            if split is not None and split not in source.splits:
+                where = source.repo + (f" config {hub_config(source, lang)}" if source.config else "")
+                raise UserError(f"{dataset} language {lang!r} has no split {split!r} in its hub copy ({where} has: "
+                                f"{', '.join(source.splits)}); pass data_dir=<XTREME download folder> to read "
+                                f"local files instead")
             return source
     raise UserError(f"dataset {dataset!r} language {lang!r} has no hub copy (hub languages: "
                     f"{choices(l for s in HUB[dataset] for l in (s.langs or ()))}); pass data_dir")
 
 
-def hub_config(source: HubSource, lang: str) -> str | None:
-    if source.config is None:
+def _format(template: str | None, lang: str) -> str | None:
+    if template is None:
         return None
-    return source.config.format(lang=lang, name=UD_NAMES.get(lang, lang), lang3=TATOEBA_ISO3.get(lang, lang))
+    return template.format(lang=lang, name=UD_NAMES.get(lang, lang), lang3=TATOEBA_ISO3.get(lang, lang))
+
+
+def hub_config(source: HubSource, lang: str) -> str | None:
+    return _format(source.config, lang)
+
+
+def hub_data_dir(source: HubSource, lang: str) -> str | None:
+    return _format(source.data_dir, lang)
 
 
 def _hub_dataset(dataset: str, split: str, lang: str, key: str | None = None, config_lang: str | None = None):
-    source = hub_source(key or dataset, config_lang or lang)
+    source = hub_source(key or dataset, config_lang or lang, split)
     config = hub_config(source, config_lang or lang)
+    data_dir = hub_data_dir(source, config_lang or lang)
     hub_split = source.splits[split]
+    where = (source.repo + (f" config {config}" if config else "") + (f" data_dir {data_dir}" if data_dir else "")
+             + (f" revision {source.revision}" if source.revision else "") + f" split {hub_split}")
+    options = {k: v for k, v in (("revision", source.revision), ("data_dir", data_dir)) if v is not None}
     try:
         import datasets
 
-        return datasets.load_dataset(source.repo, config, split=hub_split)
+        table = datasets.load_dataset(source.repo, config, split=hub_split, **options)
     except Exception as err:  # hub, network, cache and script errors: all the user can fix is the source
         first = (str(err).strip().splitlines() or [""])[0][:300]
-        where = source.repo + (f" config {config}" if config else "") + f" split {hub_split}"
+        script = ""
+        if "scripts are no longer supported" in str(err):
+            script = (f"; {source.repo} holds a loading script, which datasets >= 4 refuses: "
+                      + SCRIPT_ONLY.get(source.repo, "use its parquet export (revision='refs/convert/parquet', "
+                                                     "data_dir='<config>')"))
         raise UserError(f"cannot load {dataset} {split}/{lang} from the Hugging Face hub ({where}): "
-                        f"{type(err).__name__}: {first}; pass data_dir=<XTREME download folder> to read "
+                        f"{type(err).__name__}: {first}{script}; pass data_dir=<XTREME download folder> to read "
                         f"local files instead") from None
+    if source.where:
+        table = _rows_where(table, source.where[0], _format(source.where[1], config_lang or lang), where)
+    return table
+
+
+def _rows_where(table, column: str, value: str, where: str):
+    """The rows of `table` whose `column` is `value` (mteb's one-config Tatoeba: column lang, "deu-eng")."""
+    if column not in table.column_names:
+        raise UserError(f"{where}: no column {column!r} to select {value!r} by (columns: "
+                        f"{', '.join(table.column_names)})")
+    values = table[column]
+    keep = [i for i, v in enumerate(values) if v == value]
+    if not keep:
+        raise UserError(f"{where}: no rows with {column} {value!r} (present: {choices(set(values))})")
+    return table.select(keep)
 
 
 def _load_from_hub(dataset: str, split: str, lang: str):

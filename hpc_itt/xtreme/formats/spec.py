@@ -27,6 +27,21 @@ LAREQA_LANGS = tuple("ar de el en es hi ru th tr vi zh".split())
 MEWSLIX_LANGS = tuple("ar de en es fa ja pl ro ta tr uk".split())
 EN = ("en",)
 
+# Languages whose data lacks some of their dataset's splits: dataset -> language -> the splits it has. The one
+# table for per-language split gaps: LANGS below leaves these languages out of the splits they lack, and check()
+# names the splits they have. UD v2.5 has no training or development treebank for Tagalog, Thai and Yoruba, and
+# no development one for Kazakh (huggingface/datasets xtreme.py UdposParser.split_generators; google/xtreme
+# udpos.Tagalog/Thai/Yoruba hold only test, udpos.Kazakh train + test).
+LANG_SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
+    "udpos": {"kk": ("train", "test"), "tl": ("test",), "th": ("test",), "yo": ("test",)},
+}
+
+
+def _having(dataset: str, split: str, langs: tuple[str, ...]) -> tuple[str, ...]:
+    gaps = LANG_SPLITS.get(dataset, {})
+    return tuple(l for l in langs if l not in gaps or split in gaps[l])
+
+
 LANGS: dict[str, dict[str, tuple[str, ...]]] = {
     "mnli": {"train": EN},
     "xnli_mt": {"train": XNLI_LANGS},
@@ -34,7 +49,7 @@ LANGS: dict[str, dict[str, tuple[str, ...]]] = {
     "siqa": {"train": EN, "dev": EN},
     "copa": {"train": EN, "dev": EN},
     "xcopa": {"dev": XCOPA_LANGS, "test": XCOPA_LANGS},
-    "udpos": {"train": UDPOS_LANGS, "dev": UDPOS_LANGS, "test": UDPOS_LANGS},
+    "udpos": {split: _having("udpos", split, UDPOS_LANGS) for split in SPLITS},
     "panx": {"train": PANX_LANGS, "dev": PANX_LANGS, "test": PANX_LANGS},
     "squad": {"train": EN, "dev": EN},
     "xquad": {"test": XQUAD_LANGS},
@@ -78,41 +93,72 @@ TYDIQA_PREFIX = {"arabic": "ar", "bengali": "bn", "english": "en", "finnish": "f
 class HubSource(NamedTuple):
     repo: str
     config: str | None  # formatted with lang, name (UD_NAMES), lang3 (TATOEBA_ISO3)
-    splits: dict[str, str]  # our split -> the hub split
+    splits: dict[str, str]  # our split -> the hub split: the splits this copy has for every language it serves
     langs: tuple[str, ...] | None = None  # the languages this source serves (None: all of the dataset's)
+    revision: str | None = None  # the hub commit (or ref, e.g. refs/convert/parquet) to load; None: main
+    data_dir: str | None = None  # a folder inside the repository, formatted like config (the parquet export's)
+    where: tuple[str, str] | None = None  # (column, value template): keep only the rows whose column has that value
 
 
 _TVT = {"train": "train", "dev": "validation", "test": "test"}
 _PANX_HUB_XTREME = tuple(sorted(set(PANX_LANGS) - {"qu", "pl", "uk", "az", "lt", "pa", "gu", "ro"}))
+# google/xtreme at the commit that deleted xtreme.py (the parquet conversion, refs/pr/9): datasets >= 4 refuses
+# loading scripts, so no revision that still holds the script may be used.
+_XTREME = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 
-# The hub copies (a real user's choice; schemas from the dataset cards / loading scripts).
+# The hub copies (a real user's choice). Schemas, revisions and their public sources: tests/hub_contract/*.json.
 HUB: dict[str, tuple[HubSource, ...]] = {
     "mnli": (HubSource("nyu-mll/glue", "mnli", {"train": "train"}),),
     # MNLI machine-translated into every XNLI language (XNLI-MT 1.0): a multilingual intermediate task
     "xnli_mt": (HubSource("facebook/xnli", "{lang}", {"train": "train"}),),
     "xnli": (HubSource("facebook/xnli", "{lang}", {"dev": "validation", "test": "test"}),),
-    "siqa": (HubSource("allenai/social_i_qa", None, {"train": "train", "dev": "validation"}),),
+    # allenai/social_i_qa is script-only on main; lighteval/siqa is its parquet copy (lm-evaluation-harness uses it)
+    "siqa": (HubSource("lighteval/siqa", None, {"train": "train", "dev": "validation"},
+                       revision="54c6a1f8cb6daf4f5abf24a601852612fb35eb25"),),
     "copa": (HubSource("aps/super_glue", "copa", {"train": "train", "dev": "validation"}),),
     "xcopa": (HubSource("cambridgeltl/xcopa", "{lang}", {"dev": "validation", "test": "test"}),),
-    "udpos": (HubSource("google/xtreme", "udpos.{name}", _TVT, tuple(UD_NAMES)),
-              # UD v2.7 languages XTREME-R added; third-party copy, schema assumed tokens/pos_tags
-              HubSource("izhx/xtreme-r-udpos", "{lang}", _TVT, ("lt", "pl", "uk", "wo", "ro"))),
-    "panx": (HubSource("google/xtreme", "PAN-X.{lang}", _TVT, _PANX_HUB_XTREME),
+    "udpos": (HubSource("google/xtreme", "udpos.{name}", _TVT, tuple(UD_NAMES), revision=_XTREME),
+              # UD v2.7 languages XTREME-R added; third-party copy whose every language but en is test only
+              HubSource("izhx/xtreme-r-udpos", "{lang}", {"test": "test"}, ("lt", "pl", "uk", "wo", "ro"),
+                        revision="d0863a53a290c35d469310234e97461ea025287a")),
+    "panx": (HubSource("google/xtreme", "PAN-X.{lang}", _TVT, _PANX_HUB_XTREME, revision=_XTREME),
              HubSource("unimelb-nlp/wikiann", "{lang}", _TVT)),
     "squad": (HubSource("rajpurkar/squad", None, {"train": "train", "dev": "validation"}),),
     "xquad": (HubSource("google/xquad", "xquad.{lang}", {"test": "validation"}),),
-    "mlqa": (HubSource("facebook/mlqa", "mlqa.{lang}.{lang}", {"dev": "validation", "test": "test"}),),
+    # facebook/mlqa is script-only on main; google/xtreme holds the same MLQA_V1 files
+    "mlqa": (HubSource("google/xtreme", "MLQA.{lang}.{lang}", {"dev": "validation", "test": "test"},
+                       revision=_XTREME),),
     # one config for all languages; rows are selected by their id prefix ("arabic-...")
-    "tydiqa": (HubSource("google/xtreme", "tydiqa", {"train": "train", "test": "validation"}),),
-    "tatoeba": (HubSource("mteb/tatoeba-bitext-mining", "{lang3}-eng", {"test": "test"}),),
-    # queries from the config of `lang`, candidates from the configs of every LAREQA_LANGS
-    "lareqa": (HubSource("google-research-datasets/xquad_r", "{lang}", {"test": "validation"}),),
+    "tydiqa": (HubSource("google/xtreme", "tydiqa", {"train": "train", "test": "validation"}, revision=_XTREME),),
+    # one `default` config of every pair (mteb's pinned revision); rows are selected by their `lang` column
+    "tatoeba": (HubSource("mteb/tatoeba-bitext-mining", None, {"test": "test"},
+                          revision="69e8f12da6e31d59addadda9a9c8a2e601a0e282", where=("lang", "{lang3}-eng")),),
+    # queries from the folder of `lang`, candidates from those of every LAREQA_LANGS; the parquet export, as main
+    # may still hold xquad_r.py
+    "lareqa": (HubSource("google-research-datasets/xquad_r", None, {"test": "validation"},
+                         revision="refs/convert/parquet", data_dir="{lang}"),),
     "squad_pairs": (HubSource("rajpurkar/squad", None, {"train": "train", "dev": "validation"}),),
-    # third-party copy of Mewsli-X (schema not documented on the card: see _hub_mentions)
-    "mewslix": (HubSource("izhx/mewsli-x", "{lang}", {"dev": "validation", "test": "test"}),),
-    "mewslix:candidates": (HubSource("izhx/mewsli-x", "candidate_entities", {"dev": "test", "test": "test"}),),
-    "wikipedia_pairs": (HubSource("izhx/mewsli-x", "wikipedia_pairs", {"train": "train", "dev": "validation"}),),
+    # third-party copy of Mewsli-X (flat rows: mention / entity / entity_id / description; see _hub_mentions)
+    "mewslix": (HubSource("izhx/mewsli-x", "{lang}", {"dev": "validation", "test": "test"},
+                          revision="7e3723faa15c6d84cfd56d66cf6cd347be8ad00e"),),
+    "mewslix:candidates": (HubSource("izhx/mewsli-x", "candidate_entities", {"dev": "test", "test": "test"},
+                                     revision="7e3723faa15c6d84cfd56d66cf6cd347be8ad00e"),),
+    "wikipedia_pairs": (HubSource("izhx/mewsli-x", "wikipedia_pairs", {"train": "train", "dev": "validation"},
+                                  revision="7e3723faa15c6d84cfd56d66cf6cd347be8ad00e"),),
 }
+
+# Hub ids that hold only a loading script (datasets >= 4 refuses them) -> what to use instead.
+SCRIPT_ONLY = {
+    "allenai/social_i_qa": "use lighteval/siqa (its parquet copy) or revision='refs/pr/3'",
+    "facebook/mlqa": "use google/xtreme config MLQA.<lang>.<lang>",
+    "google-research-datasets/xquad_r": "use revision='refs/convert/parquet' with data_dir='<lang>'",
+}
+
+
+def lang_splits(dataset: str, lang: str) -> tuple[str, ...]:
+    """The splits `dataset` has in `lang` (LANGS, with the per-language gaps of LANG_SPLITS)."""
+    return tuple(split for split, langs in LANGS.get(dataset, {}).items() if lang in langs)
+
 
 def check(dataset: str, split: str, lang: str) -> None:
     if dataset not in LANGS:
@@ -121,5 +167,9 @@ def check(dataset: str, split: str, lang: str) -> None:
         hint = _SPLIT_HINTS.get((dataset, split), "")
         raise UserError(f"dataset {dataset!r} has no split {split!r} (valid: {', '.join(LANGS[dataset])}{hint})")
     if lang not in LANGS[dataset][split]:
+        has = lang_splits(dataset, lang)
+        if has:
+            raise UserError(f"dataset {dataset!r} language {lang!r} has no split {split!r} "
+                            f"({lang} has: {', '.join(has)})")
         raise UserError(f"dataset {dataset!r} split {split!r} has no language {lang!r} "
                         f"(valid: {choices(LANGS[dataset][split])})")
