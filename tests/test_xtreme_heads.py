@@ -162,3 +162,18 @@ def test_scores_do_not_depend_on_the_world_size(task, tmp_path):
 
     one, two = scores(1), scores(2)
     assert one == two and len(one) in (2, 3)
+
+
+def test_dev_evaluation_falls_back_to_test_per_language_where_ud_has_no_dev():
+    """UD Tagalog, Thai and Yoruba have only a test set (google/xtreme udpos.*): with
+    xtreme.eval_split=dev those languages are scored on test, the others on dev."""
+    from hpc_itt.xtreme import tasks
+    from hpc_itt.xtreme.heads import HEADS
+
+    spec = tasks.get("udpos")
+    head = HEADS[spec.head](task=spec, train_dataset=spec.train[-1], dev_dataset=spec.dev,
+                            languages=("de", "tl", "th", "yo", "kk"), eval_split="dev")
+    assert {lang: head._eval_split(lang) for lang in head.languages} == {
+        "de": "dev", "tl": "test", "th": "test", "yo": "test", "kk": "test"}
+    assert HEADS[spec.head](task=spec, train_dataset=spec.train[-1], dev_dataset=spec.dev,
+                            languages=("de",))._eval_split("de") == "test"

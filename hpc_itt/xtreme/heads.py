@@ -76,7 +76,7 @@ class XtremeHead(Head):
         `pool`, encoded once per cell instead of once per language."""
         split = self._eval_split()
         if self.task.head != "dual_encoder":
-            return {f"test/{lang}": self._records(self.task.test, split, lang, self.max_eval_per_language)
+            return {f"test/{lang}": self._records(self.task.test, self._eval_split(lang), lang, self.max_eval_per_language)
                     for lang in self.languages}
         out, pool = {}, None
         for lang in self.languages:
@@ -98,8 +98,13 @@ class XtremeHead(Head):
             raise UserError(f"{self.task.name}: {' '.join(map(str, key))} has no rows")
         return data.to_dataset(records, *key, self.data_dir)
 
-    def _eval_split(self) -> str:
-        return self.eval_split if self.eval_split in formats.LANGS[self.task.test] else "test"
+    def _eval_split(self, lang: str | None = None) -> str:
+        """`dev` where the task (and the language: UD Tagalog, Thai, Yoruba have only a test set) has one."""
+        if self.eval_split not in formats.LANGS[self.task.test]:
+            return "test"
+        if lang is not None and self.eval_split not in formats.lang_splits(self.task.test, lang):
+            return "test"
+        return self.eval_split
 
     def _records(self, dataset: str, split: str, lang: str, limit: int | None = None) -> datasets.Dataset:
         """`limit` caps the examples (Tatoeba's pairs stay pairs)."""
