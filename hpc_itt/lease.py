@@ -45,12 +45,13 @@ def describe(holder: dict) -> str:
 
 
 def _start_time(pid: int) -> str | None:
-    """The pid's start time (clock ticks since boot, /proc/<pid>/stat field 22): tells a reused pid apart."""
+    """The pid's start time (clock ticks since boot, /proc/<pid>/stat field 22): tells a reused pid
+    apart. None when it is gone or a zombie (killed, not yet reaped: a container's init may never)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    return stat.rpartition(")")[2].split()[19]
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def _alive(holder: dict, now: float | None = None) -> bool:

@@ -14,9 +14,9 @@ from dataclasses import asdict
 
 import submitit
 
-from hpc_itt.errors import UserError
-from hpc_itt import atomic, plan, provenance, readiness
+from hpc_itt import atomic, lease, plan, provenance, readiness, status
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.errors import UserError
 from hpc_itt.xtreme.tasks import is_xtreme
 
 
@@ -44,19 +44,40 @@ def _summary(result: dict) -> dict:
     return {k: result.get(k) for k in ("name", "test", "validation", "selected", "steps", "interrupted_at_step")}
 
 
+def _global_rank() -> int:
+    try:
+        return submitit.JobEnvironment().global_rank
+    except RuntimeError:  # not inside a submitit job (torchrun, mpirun, a test)
+        return int(os.environ.get("RANK", os.environ.get("OMPI_COMM_WORLD_RANK", 0)))
+
+
+def _writer(folder, what: str, token: str | None, rank: int = 0):
+    """The run folder's lease for this job: every rank refuses a folder another live process
+    writes (all ranks decide alike, so none waits at a rendezvous the others left); rank 0 holds it."""
+    held = lease.holder(folder)
+    if held and held.get("token") != token:
+        raise UserError(f"{what}: another process is writing {folder} ({lease.describe(held)}); not touching it")
+    return lease.Lease.take(folder, what, token).keep() if rank == 0 else None
+
+
 class IntermediateStage(submitit.helpers.Checkpointable):
-    def __init__(self, study: StudyConfig, model: str, task: str, model_source: str):
+    def __init__(self, study: StudyConfig, model: str, task: str, model_source: str, lease_token: str | None = None):
         self.study, self.model, self.task, self.model_source = study, model, task, model_source
+        self.lease_token = lease_token
 
     def __call__(self) -> dict:
         from hpc_itt.train import loop
 
         readiness.preflight(self.study)
-        provenance.claim(plan.intermediate_dir(self.study, self.model, self.task),
-                         provenance.Ledger(self.study).intermediate(self.model, self.task),
-                         f"intermediate {self.model}/{self.task}")
-        _quiet_and_threads(self.study.cluster.cpus_per_task)
-        return _summary(loop.run(plan.intermediate_job(self.study, self.model, self.task, self.model_source)))
+        what, folder = f"intermediate {self.model}/{self.task}", plan.intermediate_dir(self.study, self.model, self.task)
+        held = _writer(folder, what, self.lease_token, _global_rank())
+        try:
+            provenance.claim(folder, provenance.Ledger(self.study).intermediate(self.model, self.task), what)
+            _quiet_and_threads(self.study.cluster.cpus_per_task)
+            return _summary(loop.run(plan.intermediate_job(self.study, self.model, self.task, self.model_source)))
+        finally:
+            if held:
+                held.release()
 
 
 class ConsolidateStage(submitit.helpers.Checkpointable):
@@ -84,18 +105,30 @@ class ConsolidateStage(submitit.helpers.Checkpointable):
 class TargetCell(submitit.helpers.Checkpointable):
     """One grid cell, jiant's run_with_continue: done → skip, checkpoint → resume, else start."""
 
-    def __init__(self, study: StudyConfig, cell: plan.Cell, model_source: str):
+    def __init__(self, study: StudyConfig, cell: plan.Cell, model_source: str, lease_token: str | None = None):
         self.study, self.cell, self.model_source = study, cell, model_source
+        self.lease_token = lease_token
 
     def __call__(self) -> dict:
-        from hpc_itt.train import loop
-
         out = plan.cell_dir(self.study, self.cell)
         ledger = provenance.Ledger(self.study)
-        settings = ledger.cell(self.cell)
         if plan.is_done(self.study, self.cell) and ledger.cell_state(self.cell)[0] == "current":
             return json.loads((out / plan.METRICS).read_text())
         readiness.preflight(self.study)
+        try:
+            held = lease.Lease.take(out, f"cell {self.cell.key}", self.lease_token)
+        except lease.Held as err:  # a duplicate of a cell another job is writing: leave it alone
+            return {"skipped": str(err)}
+        with held:
+            if plan.is_done(self.study, self.cell) and ledger.cell_state(self.cell)[0] == "current":
+                return json.loads((out / plan.METRICS).read_text())  # finished while we queued
+            return self._run(out, ledger)
+
+    def _run(self, out, ledger) -> dict:
+        from hpc_itt.train import loop
+
+        (out / status.FAILED).unlink(missing_ok=True)  # a retry clears the old failure; DONE comes only at the end
+        settings = ledger.cell(self.cell)
         provenance.claim(out, settings, f"cell {self.cell.key}")
         itt_sha = provenance.itt_checkpoint_sha256(self.study, self.cell) if self.cell.arm == "itt" else None
         _quiet_and_threads(self.study.cluster.cpus_per_task)
