@@ -27,7 +27,8 @@ def describe(study: StudyConfig, stage: str) -> str:
                          f"{'  [consolidated: skip]' if done else ''}")
     if stage in ("target", "all"):
         cells = plan.cells(study)
-        done = sum(plan.is_done(study, cell) for cell in cells)
+        states = _cell_states(study, cells)
+        done = sum(state == "done" for state in states.values())
         per_task = study.xtreme.task_defaults and any(c.task == plan.NO_TASK or is_xtreme(c.target) for c in cells)
         epochs = "XTREME-R epochs per task below" if per_task else f"{study.target.epochs} epochs each"
         shared = " (no-ITT XTREME-R cells shared by the tasks)" if any(c.task == plan.NO_TASK for c in cells) else ""
@@ -38,9 +39,21 @@ def describe(study: StudyConfig, stage: str) -> str:
 
         lines += table(study, cells)
         for cell in cells:
-            state = "done" if plan.is_done(study, cell) else "pending"
+            state = states[cell]
             lines.append(f"    [{state:7}] {cell.key}  →  {plan.cell_dir(study, cell)}")
     return "\n".join(lines)
+
+
+def _cell_states(study: StudyConfig, cells: list) -> dict:
+    """done / stale (made with other settings: --rerun-changed) / pending. The settings of a run
+    are only computed where something is on disk, so planning a fresh study builds nothing."""
+    finished = [cell for cell in cells if plan.is_done(study, cell)]
+    if not finished:
+        return {cell: "pending" for cell in cells}
+    from hpc_itt.provenance import Ledger
+
+    ledger = Ledger(study)
+    return {cell: ("done" if ledger.done(cell) else "stale") if cell in finished else "pending" for cell in cells}
 
 
 def sbatch_script(study: StudyConfig, stage: str, array: int | None = None, dependency: str | None = None) -> str:
@@ -52,12 +65,14 @@ def sbatch_script(study: StudyConfig, stage: str, array: int | None = None, depe
     from hpc_itt import executors
     from hpc_itt.pipeline import jobs_folder
 
+    # The executor a submission uses (built without Slurm: nothing is submitted) and the script
+    # its submission writes (SlurmExecutor._make_submission_file_text); submitit submits a batch
+    # of one as a plain job and a larger one as an array (map_count).
     executor = executors.make(study.cluster, jobs_folder(study, stage), stage, f"itt-{stage}", dependency=dependency)
-    params = dict(executor._executor.parameters)
-    if array:
+    params = dict(executor.parameters)
+    if array and array > 1:
         params["map_count"] = array
-    return _make_sbatch_string(command=executor._executor._submitit_command_str, folder=executor._executor.folder,
-                               **params)
+    return _make_sbatch_string(command=executor._submitit_command_str, folder=executor.folder, **params)
 
 
 def sbatch_preview(study: StudyConfig, stage: str) -> str:

@@ -36,6 +36,8 @@ def execute(study: StudyConfig, stage: str, port: int = 6006, rerun_changed: boo
     if stage == "status":
         print(status.table(study))
         return 0
+    if study.cluster.kind == "slurm" and stage != "prepare":
+        executors.require_slurm()  # no Slurm answering: one line, before anything is prepared or written
     try:
         sources = plan.model_sources(study, download=True)  # on this node, which may be the only one online
     except UserError:

@@ -36,6 +36,22 @@ def test_sbatch_matches_golden_file(stage, kw):
     assert text == golden.read_text()
 
 
+def test_the_preview_needs_no_slurm_client(tmp_path, monkeypatch):
+    """submitit's SlurmExecutor refuses to exist without `srun` on PATH; the preview is built from
+    the same executor as a submission, without that check: same bytes, Slurm installed or not."""
+    import shutil
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert shutil.which("srun") is None and shutil.which("sbatch") is None
+    assert render("target", array=180, dependency="afterok:124") == (GOLDEN / "sbatch_target.txt").read_text()
+
+
+def test_a_batch_of_one_is_previewed_as_submitit_submits_it():
+    """submitit submits a batch of one as a plain job (no --array, %j paths), not an array of 1."""
+    one, many = render("consolidate", array=1), render("consolidate", array=2)
+    assert one == render("consolidate") and "--array" not in one and "#SBATCH --array=0-1%2" in many
+
+
 @pytest.mark.parametrize("stage", ["intermediate", "target"])
 def test_hostile_values_are_single_quoted_words(stage):
     text = render(stage, array=4 if stage == "target" else None)
