@@ -90,11 +90,11 @@ def _manifest(folder: Path, train_dir: Path, tag: str, model_source: str, kind: 
         "steps": result.get("steps"), "selected": result.get("selected"),
         "validation": result.get("validation"), "test": result.get("test"),
         "data": result.get("data"), "train_config": result.get("train_config"),
-        "files": {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()},
+        "files": {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()},
     }
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -109,5 +109,5 @@ def verify(out_dir: str | Path) -> None:
     if not manifest_path.is_file():
         raise UserError(f"not a consolidated checkpoint (no {MANIFEST}): {out_dir}")
     for name, digest in json.loads(manifest_path.read_text())["files"].items():
-        if not (out_dir / name).is_file() or _sha256(out_dir / name) != digest:
+        if not (out_dir / name).is_file() or sha256_file(out_dir / name) != digest:
             raise UserError(f"corrupt consolidated checkpoint: {out_dir / name} does not match its sha256 in {MANIFEST}")

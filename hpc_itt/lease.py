@@ -80,6 +80,11 @@ def holder(folder: Path) -> dict | None:
     return found if found and _alive(found) else None
 
 
+def ours(found: dict, job: str | None) -> bool:
+    """Held by another process of the same scheduler job (another rank, or the job before a requeue)."""
+    return job is not None and found.get("job") == job
+
+
 @contextlib.contextmanager
 def _locked(folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,17 +105,18 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def take(cls, folder: Path, what: str, token: str | None = None) -> "Lease":
+    def take(cls, folder: Path, what: str, token: str | None = None, job: str | None = None) -> "Lease":
         """Take the folder's lease, or adopt it when `token` is the one its current holder was
-        given (a submitter hands the cell it queued to the job that runs it). Raises Held."""
+        given (a submitter hands the cell it queued to the job that runs it), or when it is held
+        by an earlier start of the same scheduler job (`job`: a requeue keeps its id). Raises Held."""
         folder = Path(folder)
         with _locked(folder):
             found = read(folder)
-            if found and _alive(found) and not (token and found.get("token") == token):
+            if found and _alive(found) and not (token and found.get("token") == token) and not ours(found, job):
                 raise Held(found)
             pid = os.getpid()
             adopted = bool(found and token and found.get("token") == token and not found.get("released"))
-            record = {"what": what, "host": socket.gethostname(), "pid": pid, "pid_start": _start_time(pid),
+            record = {"what": what, "job": job, "host": socket.gethostname(), "pid": pid, "pid_start": _start_time(pid),
                       "token": token or uuid.uuid4().hex, "taken": time.time(), "renewed": time.time(),
                       "took_over": None if not found or found.get("released") or found.get("token") == token
                       else {k: found.get(k) for k in ("host", "pid", "renewed")},

@@ -24,6 +24,7 @@ from pathlib import Path
 from hpc_itt import atomic, plan
 from hpc_itt.config.load import resolve_model
 from hpc_itt.config.schema import StudyConfig, TrainConfig
+from hpc_itt.consolidate import sha256_file
 from hpc_itt.errors import UserError
 from hpc_itt.xtreme.tasks import is_xtreme
 
@@ -56,15 +57,7 @@ def folder_hash(folder: str) -> str:
     for path in sorted(Path(folder).iterdir()):
         if path.is_file() and path.suffix in (".safetensors", ".bin", ".json", ".model", ".txt"):
             digest.update(path.name.encode())
-            digest.update(file_sha256(path).encode())
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+            digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 
 

@@ -44,20 +44,25 @@ def _summary(result: dict) -> dict:
     return {k: result.get(k) for k in ("name", "test", "validation", "selected", "steps", "interrupted_at_step")}
 
 
-def _global_rank() -> int:
+def _job_identity() -> tuple[int, str | None]:
+    """(global rank, an id every rank of this job shares and a requeue keeps)."""
     try:
-        return submitit.JobEnvironment().global_rank
+        env = submitit.JobEnvironment()
+        return env.global_rank, str(env.job_id)
     except RuntimeError:  # not inside a submitit job (torchrun, mpirun, a test)
-        return int(os.environ.get("RANK", os.environ.get("OMPI_COMM_WORLD_RANK", 0)))
+        rank = int(os.environ.get("RANK", os.environ.get("OMPI_COMM_WORLD_RANK", 0)))
+        return rank, os.environ.get("SLURM_JOB_ID") or os.environ.get("TORCHELASTIC_RUN_ID")
 
 
-def _writer(folder, what: str, token: str | None, rank: int = 0):
+def _writer(folder, what: str, token: str | None):
     """The run folder's lease for this job: every rank refuses a folder another live process
-    writes (all ranks decide alike, so none waits at a rendezvous the others left); rank 0 holds it."""
+    writes — all ranks decide alike (a lease of their own job is theirs), so none waits at a
+    rendezvous the others left — and rank 0 holds it."""
+    rank, job = _job_identity()
     held = lease.holder(folder)
-    if held and held.get("token") != token:
+    if held and held.get("token") != token and not lease.ours(held, job):
         raise UserError(f"{what}: another process is writing {folder} ({lease.describe(held)}); not touching it")
-    return lease.Lease.take(folder, what, token).keep() if rank == 0 else None
+    return lease.Lease.take(folder, what, token, job).keep() if rank == 0 else None
 
 
 class IntermediateStage(submitit.helpers.Checkpointable):
@@ -70,7 +75,7 @@ class IntermediateStage(submitit.helpers.Checkpointable):
 
         readiness.preflight(self.study)
         what, folder = f"intermediate {self.model}/{self.task}", plan.intermediate_dir(self.study, self.model, self.task)
-        held = _writer(folder, what, self.lease_token, _global_rank())
+        held = _writer(folder, what, self.lease_token)
         try:
             provenance.claim(folder, provenance.Ledger(self.study).intermediate(self.model, self.task), what)
             _quiet_and_threads(self.study.cluster.cpus_per_task)
@@ -116,7 +121,7 @@ class TargetCell(submitit.helpers.Checkpointable):
             return json.loads((out / plan.METRICS).read_text())
         readiness.preflight(self.study)
         try:
-            held = lease.Lease.take(out, f"cell {self.cell.key}", self.lease_token)
+            held = lease.Lease.take(out, f"cell {self.cell.key}", self.lease_token, _job_identity()[1])
         except lease.Held as err:  # a duplicate of a cell another job is writing: leave it alone
             return {"skipped": str(err)}
         with held:

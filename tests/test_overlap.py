@@ -131,3 +131,17 @@ def test_a_killed_holder_is_taken_over_and_its_cells_resume(tmp_path):
     assert (folder / "DONE").is_file() and time.time() - started < 600
     log = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == sorted({r["step"] for r in log})  # resumed: no step logged twice
+
+
+def test_ranks_and_requeues_of_one_job_share_its_lease(tmp_path):
+    """Rank 0 holds an intermediate run's lease; the other ranks of the same job (and the job
+    after a requeue on another node) must not take it for a stranger's, or they would leave the
+    rendezvous while rank 0 waits."""
+    lease.Lease.take(tmp_path, "intermediate m/t", job="4242")
+    held = lease.holder(tmp_path)
+    assert lease.ours(held, "4242") and not lease.ours(held, "4243") and not lease.ours(held, None)
+    record = dict(held, host="node-9", pid=1, renewed=time.time())  # the job before its requeue
+    (tmp_path / lease.LEASE).write_text(json.dumps(record))
+    assert lease.Lease.take(tmp_path, "intermediate m/t", job="4242").record["job"] == "4242"
+    with pytest.raises(lease.Held):
+        lease.Lease.take(tmp_path, "intermediate m/t", job="9999")
