@@ -23,8 +23,11 @@ def describe(study: StudyConfig, stage: str) -> str:
                      f"{t.precision}, {t.epochs} epochs):")
         for model, task in plan.intermediate_pairs(study):
             done = (plan.consolidated_dir(study, model, task) / "manifest.json").is_file()
-            lines.append(f"    {model}/{task}: {plan.intermediate_dir(study, model, task)}"
-                         f"{'  [consolidated: skip]' if done else ''}")
+            if done:
+                from hpc_itt.provenance import Ledger
+
+                done = "  [consolidated: skip]" if Ledger(study).consolidated(model, task) else "  [stale: --rerun-changed]"
+            lines.append(f"    {model}/{task}: {plan.intermediate_dir(study, model, task)}{done or ''}")
     if stage in ("target", "all"):
         cells = plan.cells(study)
         states = _cell_states(study, cells)

@@ -127,7 +127,7 @@ class Lease:
     def renew(self) -> None:
         with _locked(self.folder):
             found = read(self.folder)
-            if not found or found.get("token") != self.record["token"]:
+            if self._stop.is_set() or not found or found.get("released") or found.get("token") != self.record["token"]:
                 return  # taken over (we were presumed dead): never write over the new holder
             self.record["renewed"] = time.time()
             atomic.write_text(self.folder / LEASE, json.dumps(self.record))
@@ -144,6 +144,8 @@ class Lease:
     def release(self) -> None:
         """End the lease; an adopted one stays with the process that handed it over, which ends it."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join()  # a renewal under way must not write over the release
         if self.record.get("handed_by"):
             return
         with _locked(self.folder):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import time
 from functools import lru_cache
@@ -29,11 +30,13 @@ from hpc_itt.errors import UserError
 from hpc_itt.xtreme.tasks import is_xtreme
 
 RECORD = "settings.json"
+WORLD_SIZE = "intermediate.world_size"
 SUPERSEDED = "superseded"
 # How often a run logs or checkpoints does not change what it computes (resume is exact).
 _NOT_RESULT = {"save_every_steps", "log_every_steps"}
-# Files whose presence means a run folder holds results or state, not just a job record.
-_OUTPUTS = ("result.json", "checkpoints", plan.DONE, plan.METRICS, "consolidated", "train_log.jsonl")
+# Files that are bookkeeping, not results or training state (anything else counts as output,
+# XTREME-R phase folders included).
+_BOOKKEEPING = {RECORD, "job.json", "jobs.json", "lease.json", ".lease.lock", "FAILED"}
 
 
 # ---- the settings of a run -----------------------------------------------------------------------
@@ -85,21 +88,34 @@ def intermediate_settings(study: StudyConfig, model: str, task: str, identity: d
     return {**identity, "intermediate.task": task,
             **_flat("intermediate.dataset", getattr(dataset, study.data.source)), **_data(study),
             **_train("intermediate", study.intermediate), "intermediate_seed": study.intermediate_seed,
-            "intermediate.world_size": study.cluster.nodes * study.cluster.tasks_per_node}
+            WORLD_SIZE: study.cluster.nodes * study.cluster.tasks_per_node}
 
 
 def cell_settings(study: StudyConfig, cell: plan.Cell, identity: dict) -> dict:
     out = {**identity, "cell.task": cell.task, "cell.target": cell.target, "cell.arm": cell.arm,
            "cell.seed": cell.seed, **_data(study), **_train("target", study.target)}
     if is_xtreme(cell.target):
-        out.update(_flat("xtreme", study.xtreme))
+        from hpc_itt.xtreme.formats import HUB
+        from hpc_itt.xtreme.tasks import get
+
+        task = get(cell.target)
+        out.update({k: v for k, v in _flat("xtreme", study.xtreme).items() if k not in _XTREME_NOT_CELL})
+        out["xtreme.languages"] = study.xtreme.languages.get(cell.target)
+        out["xtreme.hub"] = {name: [h._asdict() for h in HUB.get(name, ())]
+                             for name in (*task.train, task.dev, task.test) if name}
     else:
         from hpc_itt.config.load import resolve_task
 
         out.update(_flat("target.dataset", getattr(resolve_task(cell.task).targets[cell.target], study.data.source)))
-    if cell.arm == "itt":
-        out.update(intermediate_settings(study, cell.model, cell.task, identity))
+    if cell.arm == "itt":  # the world size it ran at is the intermediate run's; the cell checks its checkpoint
+        out.update({k: v for k, v in intermediate_settings(study, cell.model, cell.task, identity).items()
+                    if k != WORLD_SIZE})
     return out
+
+
+# Not what a cell computes: the dry run's estimate, the intermediate mixture (in the ITT settings),
+# other tasks' language subsets.
+_XTREME_NOT_CELL = ("xtreme.gpu_samples_per_s", "xtreme.intermediate_languages", "xtreme.intermediate_parallel")
 
 
 def fingerprint(settings: dict) -> str:
@@ -121,7 +137,8 @@ def read_record(folder: Path) -> dict | None:
 
 
 def has_outputs(folder: Path) -> bool:
-    return any((Path(folder) / name).exists() for name in _OUTPUTS)
+    folder = Path(folder)
+    return folder.is_dir() and any(p.name not in _BOOKKEEPING and not p.name.startswith(".") for p in folder.iterdir())
 
 
 def diff(old: dict, new: dict) -> list[str]:
@@ -209,6 +226,8 @@ class Ledger:
                 pairs = sorted({(c.model, c.task) for c in plan.cells(self.study) if c.arm == "itt"})
             for model, task in pairs:
                 found, changes = self.intermediate_state(model, task)
+                if stage == "target" and found == "changed" and all(c.startswith(WORLD_SIZE) for c in changes):
+                    continue  # trained on another cluster shape: its checkpoint serves the cells as it is
                 if found in ("changed", "unrecorded"):
                     out.append((f"intermediate {model}/{task}", plan.intermediate_dir(self.study, model, task),
                                 plan.tb_dir(self.study, "intermediate", model, task), changes))
@@ -244,7 +263,14 @@ def check_or_supersede(study: StudyConfig, ledger: Ledger, stage: str, rerun_cha
     if stage == "target" and any(what.startswith("intermediate") for what, *_ in stale):
         raise UserError("the ITT checkpoints these cells start from were made with other settings: "
                         "run --stage all --rerun-changed (or --stage intermediate --rerun-changed first)")
-    dest = plan.root(study) / SUPERSEDED / time.strftime("%Y%m%d-%H%M%S")
+    from hpc_itt import lease
+
+    busy = [(what, held) for what, folder, *_ in stale if (held := lease.holder(folder))]
+    if busy:
+        what, held = busy[0]
+        raise UserError(f"{what} was made with other settings but is in use ({lease.describe(held)}): wait for it "
+                        f"or stop it (scancel its job), then rerun with --rerun-changed")
+    dest = plan.root(study) / SUPERSEDED / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     for what, folder, tb, changes in stale:
         for path, base in ((folder, plan.root(study)), (tb, Path(study.logdir) / study.name)):
             if path.exists():

@@ -165,9 +165,16 @@ def _offline_check(study: StudyConfig, sources: dict[str, str], expected: list[d
     with tempfile.TemporaryDirectory(prefix="hpc-itt-ready-") as tmp:
         job = Path(tmp) / "study.pkl"
         job.write_bytes(pickle.dumps((study, sources, expected)))
-        env = dict(os.environ, **OFFLINE_ENV)
-        proc = subprocess.run([sys.executable, "-m", "hpc_itt.readiness", str(job)], env=env, capture_output=True,
-                              text=True, timeout=_CHECK_TIMEOUT_S)
+        from hpc_itt.config.load import REPO_ROOT
+
+        # the child finds hpc_itt where this process did (launch/submit.py works without an install)
+        path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, **OFFLINE_ENV, PYTHONPATH=path)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "hpc_itt.readiness", str(job)], env=env, capture_output=True,
+                                  text=True, timeout=_CHECK_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"readiness check: loading everything offline took over {_CHECK_TIMEOUT_S} s") from None
     if proc.returncode != 0:
         lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
         raise UserError(f"readiness check failed: with the hub offline, as on a compute node, "
@@ -180,6 +187,9 @@ def _check_offline(study: StudyConfig, sources: dict[str, str], expected: list[d
     for name, source in sources.items():
         AutoConfig.from_pretrained(source)  # the tokenizer loads inside prepared_datasets
     found = prepared_datasets(study, sources)
+    if [e["what"] for e in found] != [e["what"] for e in expected]:
+        raise UserError(f"offline, the datasets prepared were {[e['what'] for e in found]}, not "
+                        f"{[e['what'] for e in expected]}")
     for want, got in zip(expected, found):
         for split, info in want["splits"].items():
             if got["splits"].get(split, {}).get("fingerprint") != info["fingerprint"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict
 
 import submitit
@@ -51,18 +52,32 @@ def _job_identity() -> tuple[int, str | None]:
         return env.global_rank, str(env.job_id)
     except RuntimeError:  # not inside a submitit job (torchrun, mpirun, a test)
         rank = int(os.environ.get("RANK", os.environ.get("OMPI_COMM_WORLD_RANK", 0)))
-        return rank, os.environ.get("SLURM_JOB_ID") or os.environ.get("TORCHELASTIC_RUN_ID")
+        rendezvous = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}" if "MASTER_PORT" in os.environ else None
+        return rank, os.environ.get("SLURM_JOB_ID") or os.environ.get("TORCHELASTIC_RUN_ID") or rendezvous
+
+
+RANK_WAIT_S = 120
 
 
 def _writer(folder, what: str, token: str | None):
-    """The run folder's lease for this job: every rank refuses a folder another live process
-    writes — all ranks decide alike (a lease of their own job is theirs), so none waits at a
-    rendezvous the others left — and rank 0 holds it."""
+    """The run folder's lease for this job. Rank 0 alone decides: it takes the lease (tagged with
+    the job's id) or stops with one line; the other ranks start only once the lease names their
+    job, so they never go on to a rendezvous that rank 0 has left (they stop after RANK_WAIT_S)."""
     rank, job = _job_identity()
-    held = lease.holder(folder)
-    if held and held.get("token") != token and not lease.ours(held, job):
-        raise UserError(f"{what}: another process is writing {folder} ({lease.describe(held)}); not touching it")
-    return lease.Lease.take(folder, what, token, job).keep() if rank == 0 else None
+    if rank == 0:
+        try:
+            return lease.Lease.take(folder, what, token, job).keep()
+        except lease.Held as err:
+            raise UserError(f"{what}: another process is writing {folder} ({err}); not touching it") from None
+    deadline = time.time() + RANK_WAIT_S
+    while True:
+        held = lease.holder(folder)
+        if held and ((token and held.get("token") == token and held.get("handed_by")) or lease.ours(held, job)):
+            return None
+        if time.time() > deadline:
+            raise UserError(f"{what}: rank 0 did not take {folder}'s lease within {RANK_WAIT_S} s "
+                            f"({lease.describe(held) if held else 'no holder'}); not touching it")
+        time.sleep(0.2)
 
 
 class IntermediateStage(submitit.helpers.Checkpointable):

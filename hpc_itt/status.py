@@ -65,7 +65,7 @@ def live_jobs() -> dict[str, str]:
     if squeue is None:
         return {}
     try:
-        out = subprocess.run([squeue, "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T"], capture_output=True,
+        out = subprocess.run([squeue, "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r"], capture_output=True,
                              text=True, timeout=SACCT_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except (subprocess.TimeoutExpired, OSError) as err:
         raise UserError(f"cannot tell which jobs are still queued: squeue failed ({err}); nothing was submitted") \
@@ -75,7 +75,12 @@ def live_jobs() -> dict[str, str]:
 
         raise UserError(f"cannot tell which jobs are still queued: squeue failed ({one_line(out.stderr)}); "
                         f"nothing was submitted")
-    return {job: state for job, _, state in (line.partition("|") for line in out.stdout.split()) if job}
+    live = {}
+    for line in out.stdout.splitlines():
+        job, state, reason = (line.strip().split("|") + ["", ""])[:3]
+        if job and reason != "DependencyNeverSatisfied":  # can never run: not in flight, resubmit it
+            live[job] = state
+    return live
 
 
 def cell_states(study: StudyConfig) -> list[dict]:
@@ -185,7 +190,10 @@ def _run_lines(study: StudyConfig) -> list[str]:
     if not pairs:
         return []
     ledger, out = Ledger(study), []
-    live = live_jobs() if study.cluster.kind == "slurm" else {}
+    try:
+        live = live_jobs() if study.cluster.kind == "slurm" else {}
+    except UserError:  # status never fails on the scheduler: the states are unknown
+        live = {}
     for model, task in pairs:
         folder = plan.intermediate_dir(study, model, task)
         found = ledger.intermediate_state(model, task)[0]

@@ -56,10 +56,15 @@ def test_what_does_not_change_a_result_is_not_in_the_fingerprint(tmp_path):
     fp = provenance.fingerprint(provenance.Ledger(base).cell(cell))
     same = study_of(tmp_path, "target.save_every_steps=7", "target.log_every_steps=3", "intermediate.save_every_steps=9")
     assert provenance.fingerprint(provenance.Ledger(same).cell(cell)) == fp
-    for change in ("target.lr=1e-4", "intermediate.epochs=5", "data.split_seed=3", "cluster.tasks_per_node=4",
+    for change in ("target.lr=1e-4", "intermediate.epochs=5", "data.split_seed=3",
                    "target.max_train_examples=10", "data.train_fraction=0.6"):
         other = study_of(tmp_path, change)
         assert provenance.fingerprint(provenance.Ledger(other).cell(cell)) != fp, change
+    # the world size changes the intermediate run; an ITT cell checks the checkpoint it starts from
+    # instead (its sha256), so a target stage on another cluster shape still uses that checkpoint
+    wider = provenance.Ledger(study_of(tmp_path, "cluster.tasks_per_node=4"))
+    assert wider.intermediate("tiny-bert", "sentiment") != provenance.Ledger(base).intermediate("tiny-bert", "sentiment")
+    assert provenance.fingerprint(wider.cell(cell)) == fp
     # the no-ITT arm does not depend on the intermediate settings
     plain = plan.Cell("tiny-bert", "sentiment", "domain", "no_itt", 1)
     assert provenance.Ledger(study_of(tmp_path, "intermediate.epochs=5")).cell(plain) == provenance.Ledger(base).cell(plain)
