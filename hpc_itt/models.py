@@ -66,7 +66,11 @@ def download_model(spec: ModelSpec) -> str:
     if not weights:
         raise UserError(f"model {spec.name!r}: {spec.hub_id} has no model*.safetensors or pytorch_model*.bin "
                         f"at its top level (files: {', '.join(sorted(files)[:8])})")
-    folder = snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=_SIDE_FILES + weights)
+    try:
+        folder = snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=_SIDE_FILES + weights)
+    except Exception as err:  # noqa: BLE001 - network, disk, auth: one line naming the repository
+        raise UserError(f"model {spec.name!r}: downloading {spec.hub_id}@{spec.revision or 'main'} failed "
+                        f"({type(err).__name__}: {_first_line(err)}); rerun --stage prepare") from None
     missing = [w for w in weights if not (Path(folder) / w).is_file()]
     if missing:
         raise UserError(f"model {spec.name!r}: the download of {spec.hub_id} lacks {missing[0]}")
