@@ -175,6 +175,8 @@ def chromium() -> str:
             pytest.skip("chromium is not installed and installing it needs root")
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], check=True,
                        capture_output=True, timeout=600)
+        # Debian's path: PATH may be a snapshot of folders taken before the install (.ci/without-slurm)
+        return shutil.which("chromium") or "/usr/bin/chromium"
     return shutil.which("chromium")
 
 
