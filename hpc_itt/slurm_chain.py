@@ -2,8 +2,8 @@
 
     intermediate job (nodes x tasks) ─afterok→ consolidation job ─afterok→ target array ─afterany→ report job
 
-Datasets are tokenized here first (`prepare`, on the login node, which has hub access) so that the
-jobs only read the shared `datasets` cache.
+The caller (pipeline.execute) has already prepared, on the login node, everything the jobs read
+(hpc_itt.readiness); work still queued or running is not submitted again.
 """
 from __future__ import annotations
 
