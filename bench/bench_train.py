@@ -182,8 +182,10 @@ def child_ours(s: Settings) -> None:
     from hpc_itt.train.loop import TrainJob, run
 
     out = Path(tempfile.mkdtemp(prefix="bench-ours-", dir=os.environ.get("BENCH_TMP")))
-    job = TrainJob(name="bench", model_source=model_source(s.model), num_labels=2, kind="classification",
-                   dataset=dataset_spec(s.dataset), data=data_config(), train=train_config(s, s.train_rows),
+    from hpc_itt.train.head import SequenceHead
+
+    job = TrainJob(name="bench", model_source=model_source(s.model),
+                   head=SequenceHead(dataset_spec(s.dataset), data_config(), "classification", 2), data=data_config(), train=train_config(s, s.train_rows),
                    out_dir=str(out), tb_dir=None, seed=s.seed, stop_after_steps=s.total_steps)
     outcome = run(job)
     if torch.distributed.get_rank() == 0:

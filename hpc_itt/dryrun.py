@@ -2,10 +2,9 @@
 submission and no network access."""
 from __future__ import annotations
 
-from hpc_itt import plan
-from hpc_itt.config.load import resolve_model
+from hpc_itt import plan, targets
+from hpc_itt.config.registry import resolve_model
 from hpc_itt.config.schema import StudyConfig
-from hpc_itt.xtreme.tasks import is_xtreme
 
 
 def describe(study: StudyConfig, stage: str) -> str:
@@ -29,18 +28,19 @@ def describe(study: StudyConfig, stage: str) -> str:
                 done = "  [consolidated: skip]" if Ledger(study).consolidated(model, task) else "  [stale: --rerun-changed]"
             lines.append(f"    {model}/{task}: {plan.intermediate_dir(study, model, task)}{done or ''}")
     if stage in ("target", "all"):
-        cells = plan.cells(study)
+        cells = targets.cells(study)
         states = _cell_states(study, cells)
         done = sum(state == "done" for state in states.values())
-        per_task = study.xtreme.task_defaults and any(c.task == plan.NO_TASK or is_xtreme(c.target) for c in cells)
-        epochs = "XTREME-R epochs per task below" if per_task else f"{study.target.epochs} epochs each"
-        shared = " (no-ITT XTREME-R cells shared by the tasks)" if any(c.task == plan.NO_TASK for c in cells) else ""
+        suites = targets.suites_in(study)
+        notes = [note for suite, names in suites if (note := suite.epochs_note(study, names))]
+        epochs = notes[0] if notes else f"{study.target.epochs} epochs each"
+        shared = [suite.name for suite, _ in suites if suite.shares_no_itt]
+        shared = f" (no-ITT cells of {', '.join(shared)} shared by the tasks)" if shared else ""
         lines.append(f"  target grid: {len(cells)} cells = {len(study.models)} model(s) x {len(study.tasks)} task(s) x "
                      f"{len(study.targets)} target(s) x {len(study.arms)} arm(s) x {len(study.seeds)} seed(s){shared}; "
                      f"{done} done, {len(cells) - done} to run ({epochs})")
-        from hpc_itt.xtreme.estimate import table
-
-        lines += table(study, cells)
+        for suite, names in suites:
+            lines += suite.estimate(study, names, [c for c in cells if c.target in names])
         for cell in cells:
             state = states[cell]
             lines.append(f"    [{state:7}] {cell.key}  →  {plan.cell_dir(study, cell)}")
@@ -82,7 +82,7 @@ def sbatch_preview(study: StudyConfig, stage: str) -> str:
     """The sbatch scripts submitit would write for this stage, and the GPU-hours they reserve."""
     c = study.cluster
     pairs = plan.intermediate_pairs(study) if stage in ("intermediate", "all") else []
-    todo = [cell for cell in plan.cells(study) if not plan.is_done(study, cell)] if stage in ("target", "all") else []
+    todo = [cell for cell in targets.cells(study) if not plan.is_done(study, cell)] if stage in ("target", "all") else []
     jobs = []
     if pairs:
         jobs.append(("intermediate", f"1 array of {len(pairs)} job(s)", len(pairs), None))

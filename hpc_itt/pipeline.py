@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from hpc_itt import executors, lease, plan, provenance, readiness, report, status
+from hpc_itt import executors, lease, plan, provenance, readiness, report, status, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 
@@ -124,7 +124,7 @@ def run_consolidate(study: StudyConfig, sources: dict[str, str], pairs=None) -> 
 def run_targets(study: StudyConfig, sources: dict[str, str]) -> list[str]:
     """Run every cell that is not done and not in another live process's hands (waiting for those);
     returns the keys of cells that failed."""
-    todo = [c for c in plan.cells(study) if not plan.is_done(study, c)]
+    todo = [c for c in targets.cells(study) if not plan.is_done(study, c)]
     missing_itt = sorted({f"{c.model}/{c.task}" for c in todo if c.arm == "itt"
                           and not (plan.consolidated_dir(study, c.model, c.task) / "manifest.json").is_file()})
     if missing_itt:
@@ -132,7 +132,7 @@ def run_targets(study: StudyConfig, sources: dict[str, str]) -> list[str]:
                         f"(run --stage intermediate first)")
     in_flight = [c for c in todo if lease.holder(plan.cell_dir(study, c))]
     todo = [c for c in todo if c not in in_flight]
-    done = len(plan.cells(study)) - len(todo) - len(in_flight)
+    done = len(targets.cells(study)) - len(todo) - len(in_flight)
     say(f"target grid: {len(todo)} cell(s) to run, {done} already done"
         + (f"; {len(in_flight)} cell(s) already queued or running elsewhere: skipped" if in_flight else ""))
     failed, busy = _run_cells(study, sources, todo)

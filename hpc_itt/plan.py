@@ -13,11 +13,10 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hpc_itt.config.load import resolve_model, resolve_task
+from hpc_itt.config.registry import resolve_model, resolve_task
 from hpc_itt.config.schema import StudyConfig, TrainConfig
-from hpc_itt.data.sources import num_labels
+from hpc_itt.train.head import SequenceHead
 from hpc_itt.train.loop import TrainJob
-from hpc_itt.xtreme.tasks import is_xtreme
 
 DONE = "DONE"
 NO_TASK = "none"  # the task of cells that use no intermediate task and do not depend on one
@@ -58,21 +57,11 @@ def tb_dir(study: StudyConfig, *parts: str) -> Path:
 
 
 def intermediate_pairs(study: StudyConfig) -> list[tuple[str, str]]:
-    """(model, task) pairs that need an intermediate run: only when some cell uses ITT."""
+    """(model, task) pairs that need an intermediate run: only when some cell uses ITT.
+    (The grid of target cells is `hpc_itt.targets.cells`: it depends on each target's suite.)"""
     if "itt" not in study.arms:
         return []
     return list(itertools.product(study.models, study.tasks))
-
-
-def cells(study: StudyConfig) -> list[Cell]:
-    """The grid. An XTREME-R target does not depend on the intermediate task, so its no-ITT cells
-    are shared by all tasks (task `none`) instead of being trained once per task."""
-    out: dict[Cell, None] = {}
-    for model, task, target, arm, seed in itertools.product(study.models, study.tasks, study.targets, study.arms,
-                                                            study.seeds):
-        shared = is_xtreme(target) and arm == "no_itt"
-        out[Cell(model, NO_TASK if shared else task, target, arm, seed)] = None
-    return list(out)
 
 
 def is_done(study: StudyConfig, cell: Cell) -> bool:
@@ -99,8 +88,9 @@ def intermediate_dataset(study: StudyConfig, task: str):
 def intermediate_job(study: StudyConfig, model: str, task: str, model_source: str) -> TrainJob:
     spec = resolve_task(task)
     return TrainJob(
-        name=f"intermediate {model}/{task}", model_source=model_source, num_labels=num_labels(spec.intermediate, study.data.source),
-        kind=spec.kind, dataset=intermediate_dataset(study, task), data=study.data, train=study.intermediate,
+        name=f"intermediate {model}/{task}", model_source=model_source,
+        head=SequenceHead.for_dataset(intermediate_dataset(study, task), study.data, spec.kind), data=study.data,
+        train=study.intermediate,
         out_dir=str(intermediate_dir(study, model, task)), tb_dir=str(tb_dir(study, "intermediate", model, task)),
         seed=study.intermediate_seed, launcher=study.cluster.launcher)
 
@@ -117,17 +107,6 @@ def cell_hparams(study: StudyConfig, cell: Cell, train: TrainConfig, epochs: int
             "intermediate_epochs": study.intermediate.epochs if cell.arm == "itt" else 0,
             "lr": train.lr, "epochs": epochs, "precision": train.precision,
             "micro_batch_size": train.micro_batch_size, "max_length": train.max_length}
-
-
-def target_job(study: StudyConfig, cell: Cell, model_source: str) -> TrainJob:
-    spec = resolve_task(cell.task)
-    dataset = spec.targets[cell.target]
-    return TrainJob(
-        name=f"target {cell.key}", model_source=cell_source(study, cell, model_source),
-        num_labels=num_labels(dataset, study.data.source), kind=spec.kind,
-        dataset=dataset, data=study.data, train=study.target, out_dir=str(cell_dir(study, cell)),
-        tb_dir=str(tb_dir(study, "target", cell.key)), seed=cell.seed, launcher="submitit",
-        hparams=cell_hparams(study, cell, study.target, study.target.epochs))
 
 
 def model_sources(study: StudyConfig, download: bool = False) -> dict[str, str]:

@@ -13,7 +13,6 @@ deleted) and runs them again.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -22,12 +21,12 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from hpc_itt import atomic, plan
-from hpc_itt.config.load import resolve_model
+from hpc_itt import atomic, plan, targets
+from hpc_itt.config.flat import flat as _flat
+from hpc_itt.config.registry import resolve_model
 from hpc_itt.config.schema import StudyConfig, TrainConfig
 from hpc_itt.consolidate import sha256_file
 from hpc_itt.errors import UserError
-from hpc_itt.xtreme.tasks import is_xtreme
 
 RECORD = "settings.json"
 WORLD_SIZE = "intermediate.world_size"
@@ -64,17 +63,6 @@ def folder_hash(folder: str) -> str:
     return digest.hexdigest()
 
 
-def _flat(prefix: str, value) -> dict:
-    if dataclasses.is_dataclass(value):
-        value = dataclasses.asdict(value)
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            out.update(_flat(f"{prefix}.{key}", item))
-        return out
-    return {prefix: value}
-
-
 def _train(prefix: str, cfg: TrainConfig) -> dict:
     return {k: v for k, v in _flat(prefix, cfg).items() if k.split(".")[-1] not in _NOT_RESULT}
 
@@ -94,28 +82,11 @@ def intermediate_settings(study: StudyConfig, model: str, task: str, identity: d
 def cell_settings(study: StudyConfig, cell: plan.Cell, identity: dict) -> dict:
     out = {**identity, "cell.task": cell.task, "cell.target": cell.target, "cell.arm": cell.arm,
            "cell.seed": cell.seed, **_data(study), **_train("target", study.target)}
-    if is_xtreme(cell.target):
-        from hpc_itt.xtreme.formats import HUB
-        from hpc_itt.xtreme.tasks import get
-
-        task = get(cell.target)
-        out.update({k: v for k, v in _flat("xtreme", study.xtreme).items() if k not in _XTREME_NOT_CELL})
-        out["xtreme.languages"] = study.xtreme.languages.get(cell.target)
-        out["xtreme.hub"] = {name: [h._asdict() for h in HUB.get(name, ())]
-                             for name in (*task.train, task.dev, task.test) if name}
-    else:
-        from hpc_itt.config.load import resolve_task
-
-        out.update(_flat("target.dataset", getattr(resolve_task(cell.task).targets[cell.target], study.data.source)))
+    out.update(targets.suite_of(cell.target).cell_settings(study, cell))
     if cell.arm == "itt":  # the world size it ran at is the intermediate run's; the cell checks its checkpoint
         out.update({k: v for k, v in intermediate_settings(study, cell.model, cell.task, identity).items()
                     if k != WORLD_SIZE})
     return out
-
-
-# Not what a cell computes: the dry run's estimate, the intermediate mixture (in the ITT settings),
-# other tasks' language subsets.
-_XTREME_NOT_CELL = ("xtreme.gpu_samples_per_s", "xtreme.intermediate_languages", "xtreme.intermediate_parallel")
 
 
 def fingerprint(settings: dict) -> str:
@@ -223,7 +194,7 @@ class Ledger:
         if stage in ("intermediate", "consolidate", "target", "all"):
             pairs = plan.intermediate_pairs(self.study)
             if stage == "target":  # only those the ITT cells start from
-                pairs = sorted({(c.model, c.task) for c in plan.cells(self.study) if c.arm == "itt"})
+                pairs = sorted({(c.model, c.task) for c in targets.cells(self.study) if c.arm == "itt"})
             for model, task in pairs:
                 found, changes = self.intermediate_state(model, task)
                 if stage == "target" and found == "changed" and all(c.startswith(WORLD_SIZE) for c in changes):
@@ -232,7 +203,7 @@ class Ledger:
                     out.append((f"intermediate {model}/{task}", plan.intermediate_dir(self.study, model, task),
                                 plan.tb_dir(self.study, "intermediate", model, task), changes))
         if stage in ("target", "all"):
-            for cell in plan.cells(self.study):
+            for cell in targets.cells(self.study):
                 found, changes = self.cell_state(cell)
                 if found in ("changed", "unrecorded"):
                     out.append((f"cell {cell.key}", plan.cell_dir(self.study, cell),

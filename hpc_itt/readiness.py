@@ -20,11 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpc_itt import atomic, plan
-from hpc_itt.config.load import resolve_model, resolve_task
+from hpc_itt import atomic, plan, targets
+from hpc_itt.config.registry import resolve_model, resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
-from hpc_itt.xtreme.tasks import is_xtreme
 
 MANIFEST = "readiness.json"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -61,24 +60,16 @@ def prepared_datasets(study: StudyConfig, sources: dict[str, str], say=lambda me
     entries = []
     for model, source in sources.items():
         tokenizer = load_tokenizer(source)
-        for task_name in study.tasks:
+        for task_name in study.tasks if "itt" in study.arms else []:
             task = resolve_task(task_name)
-            todo = [("intermediate", plan.intermediate_dataset(study, task_name), study.intermediate)
-                    ] if "itt" in study.arms else []
-            todo += [(t, task.targets[t], study.target) for t in study.targets if t in task.targets]
-            for label, dataset, cfg in todo:
-                splits = prepare_dataset(dataset, task.kind, study.data, tokenizer, cfg.max_length,
-                                         cfg.max_train_examples, cfg.max_eval_examples)
-                say(f"prepared {model}/{task_name}/{label}: {', '.join(f'{k} {len(v)}' for k, v in splits.items())}")
-                entries.append(_dataset_entry(f"{model}/{task_name}/{label}",
-                                              describe(source_of(dataset, study.data.source)), splits))
-        for target in [t for t in study.targets if is_xtreme(t)]:
-            from hpc_itt.xtreme.runner import prepare_target
-
-            for phase, splits in prepare_target(study, target, tokenizer).items():
-                say(f"prepared {model}/{target} [{phase}]: {len(splits)} split(s), "
-                    f"{sum(len(v) for v in splits.values())} rows")
-                entries.append(_dataset_entry(f"{model}/{target}/{phase}", f"xtreme:{target}", splits))
+            dataset, cfg = plan.intermediate_dataset(study, task_name), study.intermediate
+            splits = prepare_dataset(dataset, task.kind, study.data, tokenizer, cfg.max_length,
+                                     cfg.max_train_examples, cfg.max_eval_examples)
+            say(f"prepared {model}/{task_name}/intermediate: {', '.join(f'{k} {len(v)}' for k, v in splits.items())}")
+            entries.append(_dataset_entry(f"{model}/{task_name}/intermediate",
+                                          describe(source_of(dataset, study.data.source)), splits))
+        for suite, names in targets.suites_in(study):
+            entries += [_dataset_entry(*prepared) for prepared in suite.prepare(study, model, names, tokenizer, say)]
     return entries
 
 
@@ -165,7 +156,7 @@ def _offline_check(study: StudyConfig, sources: dict[str, str], expected: list[d
     with tempfile.TemporaryDirectory(prefix="hpc-itt-ready-") as tmp:
         job = Path(tmp) / "study.pkl"
         job.write_bytes(pickle.dumps((study, sources, expected)))
-        from hpc_itt.config.load import REPO_ROOT
+        from hpc_itt.config.files import REPO_ROOT
 
         # the child finds hpc_itt where this process did (launch/submit.py works without an install)
         path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)

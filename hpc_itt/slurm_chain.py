@@ -11,8 +11,8 @@ import contextlib
 import json
 import time
 
-from hpc_itt import executors, lease, plan, status
-from hpc_itt.config.load import REPO_ROOT
+from hpc_itt import executors, lease, plan, status, targets
+from hpc_itt.config.files import REPO_ROOT
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 from hpc_itt.pipeline import jobs_folder, pending_intermediate, say
@@ -84,7 +84,7 @@ def _submit(study: StudyConfig, stage: str, sources: dict[str, str], submitted: 
         after_ids.append(_id(jobs))
     if stage not in ("target", "all"):
         return
-    todo = [c for c in plan.cells(study) if not plan.is_done(study, c)]
+    todo = [c for c in targets.cells(study) if not plan.is_done(study, c)]
     in_flight = [c for c in todo if _job_of(plan.cell_dir(study, c)) in live or lease.holder(plan.cell_dir(study, c))]
     todo = [c for c in todo if c not in in_flight]
     if in_flight:

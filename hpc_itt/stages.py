@@ -15,10 +15,9 @@ from dataclasses import asdict
 
 import submitit
 
-from hpc_itt import atomic, lease, plan, provenance, readiness, status
+from hpc_itt import atomic, lease, plan, provenance, readiness, status, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
-from hpc_itt.xtreme.tasks import is_xtreme
 
 
 def quiet_progress() -> None:
@@ -105,7 +104,7 @@ class ConsolidateStage(submitit.helpers.Checkpointable):
         self.study, self.model, self.task, self.model_source = study, model, task, model_source
 
     def __call__(self) -> dict:
-        from hpc_itt.config.load import resolve_task
+        from hpc_itt.config.registry import resolve_task
         from hpc_itt.consolidate import consolidate
         from hpc_itt.data.sources import num_labels
 
@@ -145,19 +144,12 @@ class TargetCell(submitit.helpers.Checkpointable):
             return self._run(out, ledger)
 
     def _run(self, out, ledger) -> dict:
-        from hpc_itt.train import loop
-
         (out / status.FAILED).unlink(missing_ok=True)  # a retry clears the old failure; DONE comes only at the end
         settings = ledger.cell(self.cell)
         provenance.claim(out, settings, f"cell {self.cell.key}")
         itt_sha = provenance.itt_checkpoint_sha256(self.study, self.cell) if self.cell.arm == "itt" else None
         _quiet_and_threads(self.study.cluster.cpus_per_task)
-        if is_xtreme(self.cell.target):
-            from hpc_itt.xtreme.runner import run_cell
-
-            result = run_cell(self.study, self.cell, self.model_source)
-        else:
-            result = loop.run(plan.target_job(self.study, self.cell, self.model_source))
+        result = targets.suite_of(self.cell.target).run_cell(self.study, self.cell, self.model_source)
         metrics = {"cell": asdict(self.cell), "primary_metric": result["primary_metric"],
                    "test": result["test"], "validation": result["validation"], "selected": result["selected"],
                    "steps": result["steps"], "model_source": result["model_source"],

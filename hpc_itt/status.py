@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hpc_itt import atomic, lease, plan
+from hpc_itt import atomic, lease, plan, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 
@@ -91,7 +91,7 @@ def _cell_states(study: StudyConfig) -> tuple[list[dict], str | None]:
     from hpc_itt.provenance import Ledger
 
     ledger, rows = Ledger(study), []
-    for cell in plan.cells(study):
+    for cell in targets.cells(study):
         folder = plan.cell_dir(study, cell)
         job = json.loads((folder / JOB).read_text()) if (folder / JOB).is_file() else {}
         state = _disk_state(folder, job)

@@ -43,7 +43,7 @@ def test_bad_literal_names_value_and_choices(tmp_path):
     ("arms=[itt,maybe]", "invalid value 'maybe' (valid: itt, no_itt)"),
     ("models=[gpt5]", "unknown model 'gpt5' (valid: "),
     ("tasks=[poetry]", "unknown task 'poetry' (valid: classification, nli-en, nli-multi, sentiment, similarity)"),
-    ("targets=[medical]", "task 'sentiment' has no target 'medical' (valid: crosslingual, domain, lareqa, mewslix, mlqa, "
+    ("targets=[medical]", "task 'sentiment' has no target 'medical' (valid: crosslingual, django, domain, lareqa, mewslix, mlqa, "
                           "panx, tatoeba, tydiqa, udpos, xcopa, xnli, xquad, xtreme-r)"),
     ("tasks=[similarity]", "task 'similarity' has no 'offline' source"),
     ("cluster.tasks_per_node=0", "cluster.tasks_per_node: invalid value 0"),

@@ -140,11 +140,11 @@ def test_sbatch_failing_is_one_line(tmp_path, tiny_bert, stage, sbatch_says, exp
 
 
 def test_status_of_slurm_jobs_without_sacct_says_unknown(tmp_path):
-    from hpc_itt import plan
+    from hpc_itt import plan, targets
     from hpc_itt.config.load import load_study
 
     study = load_study(None, [f"output_dir={tmp_path}/exp"], cluster="slurm")
-    cells = plan.cells(study)
+    cells = targets.cells(study)
     folder = plan.cell_dir(study, cells[0])
     folder.mkdir(parents=True)
     (folder / "job.json").write_text(json.dumps({"job_id": "123_0", "cluster": "slurm", "stdout": "o", "stderr": "e"}))
@@ -156,11 +156,11 @@ def test_status_of_slurm_jobs_without_sacct_says_unknown(tmp_path):
 
 
 def test_status_when_sacct_fails_says_unknown(tmp_path, monkeypatch):
-    from hpc_itt import plan, status
+    from hpc_itt import plan, status, targets
     from hpc_itt.config.load import load_study
 
     study = load_study(None, [f"output_dir={tmp_path}/exp"], cluster="slurm")
-    cell = plan.cells(study)[0]
+    cell = targets.cells(study)[0]
     plan.cell_dir(study, cell).mkdir(parents=True)
     (plan.cell_dir(study, cell) / "job.json").write_text(json.dumps({"job_id": "7", "cluster": "slurm",
                                                                       "stdout": "o", "stderr": "e"}))

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, TINY
 
-from hpc_itt import plan, provenance
+from hpc_itt import plan, provenance, targets
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
 
@@ -137,7 +137,7 @@ def test_rerun_changed_retrains_exactly_the_changed_runs(finished):
     assert len(list((finished / "exp" / "superseded").glob("*/tensorboard/target/*/*/*/*/seed*"))) == 2
     study = study_of(finished, "target.lr=1e-3")
     ledger = provenance.Ledger(study)
-    for cell in plan.cells(study):
+    for cell in targets.cells(study):
         record = provenance.read_record(plan.cell_dir(study, cell))
         assert record["settings"]["target.lr"] == 1e-3
         metrics = plan.read_metrics(study, cell)

@@ -6,6 +6,9 @@ import pytest
 
 from conftest import finish_cell
 from hpc_itt import plan, report
+from hpc_itt.provenance import Ledger
+from hpc_itt.stats import paired
+from hpc_itt.targets import sequence
 from hpc_itt.config.load import load_study
 
 # test accuracy per (target, arm, seed); values chosen by hand
@@ -25,7 +28,7 @@ def study(tmp_path):
 
 
 def test_table_numbers(study):
-    rows, missing = report.collect(study)
+    rows, missing = sequence.collect(study, Ledger(study))
     domain = next(r for r in rows if r["target"] == "domain")
     assert domain["itt_mean"] == pytest.approx(0.82) and domain["no_itt_mean"] == pytest.approx(0.72)
     assert domain["itt_std"] == pytest.approx(0.02) and domain["no_itt_std"] == pytest.approx(0.02)
@@ -38,7 +41,7 @@ def test_table_numbers(study):
 
 
 def test_paired_t_test_by_hand(study):
-    rows, _ = report.collect(study)
+    rows, _ = sequence.collect(study, Ledger(study))
     domain = next(r for r in rows if r["target"] == "domain")
     # per-seed differences 0.10, 0.12, 0.08: mean 0.10, sd 0.02, t = 0.10 / (0.02 / sqrt 3) = 8.660,
     # two-sided p (df 2) = 0.01307, half-width t_0.975,2 (4.3027) x 0.02 / sqrt 3 = 0.04968
@@ -56,7 +59,7 @@ def test_paired_t_test_by_hand(study):
     ({1: 0.7, 2: 0.7, 3: 0.7}, {1: 0.7, 2: 0.7, 3: 0.7}, "not significant"),  # no difference at all
 ])
 def test_verdicts(itt, no_itt, verdict):
-    assert report.paired(itt, no_itt)["verdict"] == verdict
+    assert paired(itt, no_itt)["verdict"] == verdict
 
 
 def test_written_markdown_csv_latex_plots_and_summary(study):
@@ -79,12 +82,12 @@ def test_written_markdown_csv_latex_plots_and_summary(study):
     assert (plan.root(study) / "report" / "delta.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Partial grid: 1 cell(s)" in md and "`tiny-bert/sentiment/crosslingual/itt/seed3`" in md
     csv_lines = (plan.root(study) / "report" / "report.csv").read_text().splitlines()
-    assert csv_lines[0].split(",") == report.COLUMNS and len(csv_lines) == 3
+    assert csv_lines[0].split(",") == sequence.COLUMNS and len(csv_lines) == 3
     assert written["missing"] == ["tiny-bert/sentiment/crosslingual/itt/seed3"]
 
 
 def test_a_cell_without_done_marker_is_missing(study):
     cell = plan.Cell("tiny-bert", "sentiment", "domain", "itt", 1)
     (plan.cell_dir(study, cell) / plan.DONE).unlink()  # metrics.json alone: an unfinished write
-    rows, missing = report.collect(study)
+    rows, missing = sequence.collect(study, Ledger(study))
     assert cell in missing and next(r for r in rows if r["target"] == "domain")["itt_n"] == 2

@@ -20,6 +20,7 @@ from hpc_itt.consolidate import consolidate, verify
 from hpc_itt.errors import UserError
 from hpc_itt.models import build_task_model
 from hpc_itt.train import loop
+from hpc_itt.train.head import SequenceHead
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +31,9 @@ def job(tmp, model, **train):
     cfg = dict(epochs=6, lr=3e-3, micro_batch_size=8, max_length=48, zero_stage=2, precision="fp32",
                log_every_steps=1, max_train_examples=128, max_eval_examples=64, warmup_ratio=0.1)
     cfg.update(train)
-    return loop.TrainJob(name="test", model_source=model, num_labels=2, kind="classification", dataset=MOVIES,
-                         data=DataConfig(source="offline"), train=TrainConfig(**cfg), out_dir=str(tmp / "run"),
+    data = DataConfig(source="offline")
+    return loop.TrainJob(name="test", model_source=model, head=SequenceHead(MOVIES, data, "classification", 2),
+                         data=data, train=TrainConfig(**cfg), out_dir=str(tmp / "run"),
                          tb_dir=str(tmp / "tb"), seed=3)
 
 

@@ -145,13 +145,13 @@ def test_scores_do_not_depend_on_the_world_size(task, tmp_path):
     import submitit
 
     from hpc_itt.assets import model_asset
-    from hpc_itt.config.schema import DataConfig, DatasetSpec
+    from hpc_itt.config.schema import DataConfig
     from hpc_itt.train import loop
 
     def scores(world: int) -> dict:
         train = TrainConfig(max_length=48, micro_batch_size=4, zero_stage=0, precision="fp32")
-        job = loop.TrainJob(name=f"{task} x{world}", model_source=str(model_asset("tiny-xlmr")), num_labels=0,
-                            kind="embedding", dataset=DatasetSpec(), data=DataConfig(), train=train,
+        job = loop.TrainJob(name=f"{task} x{world}", model_source=str(model_asset("tiny-xlmr")),
+                            data=DataConfig(), train=train,
                             out_dir=str(tmp_path / f"w{world}"), tb_dir=None, seed=1,
                             head=head(task, ["de", "ar"] if task == "mewslix" else ["zh", "ar", "th"]))
         executor = submitit.LocalExecutor(folder=tmp_path / f"jobs{world}")

@@ -34,11 +34,11 @@ def run(tmp_path_factory):
 
 
 def test_every_cell_scores_every_configured_language(run):
-    from hpc_itt import plan
+    from hpc_itt import plan, targets
     from hpc_itt.xtreme import tasks
 
     _, study, _ = run
-    cells = plan.cells(study)
+    cells = targets.cells(study)
     assert len(cells) == 10 * 3  # 10 tasks x (no ITT + ITT on nli-en + ITT on nli-multi), one seed
     for cell in cells:
         metrics = plan.read_metrics(study, cell)

@@ -13,9 +13,10 @@ import sys
 import pytest
 
 from conftest import REPO, finish_cell
-from hpc_itt import plan, report
+from hpc_itt import plan, report, targets
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
+from hpc_itt.provenance import Ledger
 from hpc_itt.xtreme import estimate, score, tasks
 from hpc_itt.xtreme import report as xreport
 
@@ -149,7 +150,7 @@ def make_study(tmp_path, *extra, skip=()):
     study = load_study(LOCAL, [f"output_dir={tmp_path}/out", f"logdir={tmp_path}/logs", "seeds=[1,2,3]",
                                "targets=[xnli,mlqa]", "models=[tiny-xlmr]", "tasks=[nli-en,nli-multi]",
                                "xtreme.languages.xnli=[en,ar,zh]", "xtreme.languages.mlqa=[en,ar,zh]", *extra])
-    for cell in plan.cells(study):
+    for cell in targets.cells(study):
         if cell.key in skip:
             continue
         finish_cell(study, cell, cell_metrics(cell))
@@ -163,7 +164,7 @@ def study(tmp_path):
 
 def test_hand_made_grid_layout(study):
     assert study.targets == ["xnli", "mlqa"] and study.tasks == ["nli-en", "nli-multi"]
-    keys = [c.key for c in plan.cells(study)]
+    keys = [c.key for c in targets.cells(study)]
     assert len(keys) == 18 and len(set(keys)) == 18  # no ITT 2 x 3 shared + ITT 2 tasks x 2 x 3
     assert sum(k.startswith("tiny-xlmr/none/") for k in keys) == 6
     assert xreport.arms(study) == [(NO, "none", "no_itt"), (EN, "nli-en", "itt"), (MULTI, "nli-multi", "itt")]
@@ -171,7 +172,7 @@ def test_hand_made_grid_layout(study):
 
 
 def test_summarise_means_and_stds_per_arm(study):
-    table = xreport.summarise(study, xreport.collect(study))
+    table = xreport.summarise(study, xreport.collect(study, Ledger(study)))
     assert list(table) == ["tiny-xlmr"] and list(table["tiny-xlmr"]) == [NO, EN, MULTI]
     expected = {
         NO: {"xnli": [60, 62, 64], "mlqa": [44, 48, 46], "overall": [52, 55, 55]},
@@ -195,10 +196,10 @@ def test_summarise_means_and_stds_per_arm(study):
 
 def test_qa_metric_f1_changes_mlqa_and_overall(tmp_path):
     study = make_study(tmp_path, "xtreme.qa_metric=f1")
-    entry = xreport.summarise(study, xreport.collect(study))["tiny-xlmr"][NO]
+    entry = xreport.summarise(study, xreport.collect(study, Ledger(study)))["tiny-xlmr"][NO]
     assert [entry["per_seed"][s]["mlqa"] for s in (1, 2, 3)] == pytest.approx([50, 54, 52])
     assert [entry["per_seed"][s]["overall"] for s in (1, 2, 3)] == pytest.approx([55, 58, 58])
-    assert "(QA: F1)" in xreport.markdown(study)
+    assert "(QA: F1)" in xreport.markdown(study, xreport.collect(study, Ledger(study)))
 
 
 def t_df2(t: float) -> float:
@@ -210,7 +211,7 @@ T975_DF2 = 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))  # t quantile 0.975, df 2: 
 
 
 def test_deltas_and_paired_t_test(study):
-    rows = xreport.deltas(study, xreport.summarise(study, xreport.collect(study)))
+    rows = xreport.deltas(study, xreport.summarise(study, xreport.collect(study, Ledger(study))))
     assert [r["comparison"] for r in rows] == [f"{EN} − {NO}", f"{MULTI} − {NO}", f"{MULTI} − {EN}"]
     by = {r["comparison"]: r for r in rows}
     en_no, multi_no, multi_en = by[f"{EN} − {NO}"], by[f"{MULTI} − {NO}"], by[f"{MULTI} − {EN}"]
@@ -235,7 +236,7 @@ def test_deltas_and_paired_t_test(study):
 
 def test_deltas_with_two_seeds_are_too_few_to_test(tmp_path):
     study = make_study(tmp_path, "seeds=[1,2]")
-    rows = xreport.deltas(study, xreport.summarise(study, xreport.collect(study)))
+    rows = xreport.deltas(study, xreport.summarise(study, xreport.collect(study, Ledger(study))))
     en_no = rows[0]
     assert en_no["overall"] == pytest.approx((8 + 6.5) / 2)
     assert en_no["test"]["paired_n"] == 2 and en_no["test"]["verdict"] == "too few seeds"
@@ -243,7 +244,7 @@ def test_deltas_with_two_seeds_are_too_few_to_test(tmp_path):
 
 
 def test_markdown_tables(study):
-    md = xreport.markdown(study)
+    md = xreport.markdown(study, xreport.collect(study, Ledger(study)))
     assert md.startswith("## XTREME-R (zero-shot cross-lingual transfer)")
     assert "(QA: (F1 + EM) / 2)" in md and "seeds [1, 2, 3]" in md
     # reduced: 2 tasks on 3 languages each
@@ -280,12 +281,12 @@ def test_markdown_tables(study):
 def test_markdown_says_full_suite_only_without_reduced_languages(tmp_path):
     reduced = load_study(LOCAL, [f"output_dir={tmp_path}/a", "seeds=[1]"])
     assert reduced.targets == ALL_TASKS and reduced.xtreme.languages
-    text = xreport.markdown(reduced)
+    text = xreport.markdown(reduced, xreport.collect(reduced, Ledger(reduced)))
     assert "overall = mean of this study's 10 task(s) on its language sets — not the XTREME-R score" in text
     assert "the XTREME-R score (mean of the 10 tasks)" not in text
     full = load_study(FULL, [f"output_dir={tmp_path}/b", "models=[mbert]", "seeds=[1]"])
     assert not full.xtreme.languages
-    text = xreport.markdown(full)
+    text = xreport.markdown(full, xreport.collect(full, Ledger(full)))
     assert "overall = the XTREME-R score (mean of the 10 tasks)." in text and "not the XTREME-R score" not in text
     assert "Reduced language sets" not in text
     # nothing ran: every cell is listed, every score is "–"
@@ -296,7 +297,7 @@ def test_markdown_says_full_suite_only_without_reduced_languages(tmp_path):
 def test_a_missing_cell_is_listed_and_leaves_its_scores_empty(tmp_path):
     gone = "tiny-xlmr/nli-en/mlqa/itt/seed3"
     study = make_study(tmp_path, skip={gone})
-    collected = xreport.collect(study)
+    collected = xreport.collect(study, Ledger(study))
     assert [c.key for c in collected["missing"]] == [gone]
     entry = xreport.summarise(study, collected)["tiny-xlmr"][EN]
     seed3 = entry["per_seed"][3]
@@ -304,7 +305,7 @@ def test_a_missing_cell_is_listed_and_leaves_its_scores_empty(tmp_path):
     assert seed3["mlqa"] is None and seed3["question answering"] is None and seed3["overall"] is None
     assert entry["stats"]["mlqa"] == pytest.approx((51.0, math.sqrt(2), 2))
     assert entry["stats"]["xnli"][2] == 3 and entry["stats"]["overall"][2] == 2
-    md = xreport.markdown(study)
+    md = xreport.markdown(study, xreport.collect(study, Ledger(study)))
     assert "**Partial XTREME-R grid: 1 cell(s) have no result yet:**" in md and f"- `{gone}`" in md
     lines = md.splitlines()
     assert "| tiny-xlmr | ITT: nli-en | 72.0 ± 2.6 | 51.0 ± 1.4 | 72.0 ± 2.6 | 51.0 ± 1.4 | 60.8 ± 1.1 |" in lines
@@ -316,7 +317,7 @@ def test_a_missing_cell_is_listed_and_leaves_its_scores_empty(tmp_path):
 def test_a_single_seed_with_a_missing_cell_shows_dashes(tmp_path):
     gone = "tiny-xlmr/none/mlqa/no_itt/seed1"
     study = make_study(tmp_path, "seeds=[1]", skip={gone})
-    md = xreport.markdown(study)
+    md = xreport.markdown(study, xreport.collect(study, Ledger(study)))
     lines = md.splitlines()
     assert "| tiny-xlmr | no ITT | 60.0 | – | 60.0 | – | – |" in lines
     assert "| tiny-xlmr | ITT: nli-en | 70.0 | 50.0 | 70.0 | 50.0 | 60.0 |" in lines
@@ -331,14 +332,14 @@ def test_a_result_missing_a_language_gives_no_task_score(tmp_path):
     metrics = cell_metrics(cell)
     del metrics["languages"]["zh"]
     (plan.cell_dir(study, cell) / plan.METRICS).write_text(json.dumps(metrics))
-    seed1 = xreport.summarise(study, xreport.collect(study))["tiny-xlmr"][NO]["per_seed"][1]
+    seed1 = xreport.summarise(study, xreport.collect(study, Ledger(study)))["tiny-xlmr"][NO]["per_seed"][1]
     assert seed1["xnli"] is None and seed1["classification"] is None and seed1["overall"] is None
     assert seed1["mlqa"] == pytest.approx(44.0)
-    assert "| tiny-xlmr | no ITT | – | 44.0 | – | 44.0 | – |" in xreport.markdown(study).splitlines()
+    assert "| tiny-xlmr | no ITT | – | 44.0 | – | 44.0 | – |" in xreport.markdown(study, xreport.collect(study, Ledger(study))).splitlines()
 
 
 def test_csv_one_row_per_model_arm_seed_task_language_metric(study):
-    rows = list(csv.reader(io.StringIO(xreport.to_csv(study))))
+    rows = list(csv.reader(io.StringIO(xreport.to_csv(study, xreport.collect(study, Ledger(study))))))
     assert rows[0] == ["model", "arm", "seed", "task", "language", "metric", "value"]
     body = rows[1:]
     # 3 arms x 3 seeds x (3 languages x accuracy + 3 languages x (f1, exact_match))
@@ -355,7 +356,7 @@ def test_csv_one_row_per_model_arm_seed_task_language_metric(study):
 
 def test_csv_leaves_out_missing_cells(tmp_path):
     study = make_study(tmp_path, skip={"tiny-xlmr/nli-en/mlqa/itt/seed3"})
-    assert len(xreport.to_csv(study).splitlines()) == 1 + 81 - 6
+    assert len(xreport.to_csv(study, xreport.collect(study, Ledger(study))).splitlines()) == 1 + 81 - 6
 
 
 def test_whole_report_writes_markdown_and_xtreme_csv(study):
@@ -364,9 +365,9 @@ def test_whole_report_writes_markdown_and_xtreme_csv(study):
     assert written["dir"] == str(out)
     md = (out / "report.md").read_text()
     assert md == written["markdown"] and md.startswith("# ITT study `xtreme_local`")
-    assert xreport.markdown(study) in md
+    assert xreport.markdown(study, xreport.collect(study, Ledger(study))) in md
     assert "| tiny-xlmr | ITT: nli-en − no ITT | +10.00 | +6.00 | +10.00 | +6.00 | +8.00 |" in md
-    assert (out / "xtreme.csv").read_text() == xreport.to_csv(study)
+    assert (out / "xtreme.csv").read_text() == xreport.to_csv(study, xreport.collect(study, Ledger(study)))
     assert not (out / "report.csv").exists()  # no non-XTREME target: no ITT-study table
     assert written["rows"] == []
 
@@ -391,7 +392,7 @@ def test_whole_report_summary_of_an_xtreme_study(study):
 def test_no_itt_xtreme_cells_are_shared_across_tasks(tmp_path):
     study = load_study(FULL, [f"output_dir={tmp_path}/out"])
     assert study.models == ["mbert", "xlmr-base", "xlmr-large"] and study.targets == ALL_TASKS
-    cells = plan.cells(study)
+    cells = targets.cells(study)
     assert len(cells) == 3 * 10 * (3 + 2 * 3) == 270
     assert len(set(cells)) == 270
     no_itt = [c for c in cells if c.arm == "no_itt"]
@@ -407,7 +408,7 @@ def test_no_itt_xtreme_cells_are_shared_across_tasks(tmp_path):
 def test_only_xtreme_no_itt_cells_are_shared(tmp_path):
     study = load_study(None, [f"output_dir={tmp_path}/out", "seeds=[1,2]", "targets=[domain,xnli]",
                               "data.xtreme_dir=tests/fixtures/xtreme"])
-    keys = {c.key for c in plan.cells(study)}
+    keys = {c.key for c in targets.cells(study)}
     model = study.models[0]
     assert keys == {f"{model}/sentiment/domain/itt/seed1", f"{model}/sentiment/domain/itt/seed2",
                     f"{model}/sentiment/domain/no_itt/seed1", f"{model}/sentiment/domain/no_itt/seed2",
@@ -489,7 +490,7 @@ def test_dry_run_lists_the_xtreme_grid_and_estimate(tmp_path):
     assert {t: r[0] for t, r in rows.items()} == N_LANGS
     assert all(r[1] == 27 for r in rows.values())
     study = load_study(FULL, [f"output_dir={tmp_path}/out"])
-    cells = plan.cells(study)
+    cells = targets.cells(study)
     total = sum(estimate.gpu_hours(study, c.model, c.target) for c in cells)
     evaluations = 27 * sum(N_LANGS.values())
     assert f"targets: {evaluations} (cell, language) evaluations, about {total:.0f} GPU-hours" in out

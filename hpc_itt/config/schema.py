@@ -114,6 +114,17 @@ class XtremeConfig:
 
 
 @dataclass
+class DjangoConfig:
+    """The `django` target: zero-shot sentence retrieval (language -> English) on the translation
+    catalogues of the `django` wheel (hpc_itt.data.django_translations)."""
+
+    languages: list[str] = field(default_factory=list)  # empty: every language with >= min_pairs pairs
+    min_pairs: int = 100
+    max_pairs_per_language: Optional[int] = None  # cap per language (reduced runs)
+    layer: Optional[int] = None  # hidden layer mean-pooled; None: num_layers // 2 + 1, as Tatoeba
+
+
+@dataclass
 class ClusterConfig:
     """Where jobs run. `kind` picks the submitit executor; the rest maps onto its parameters."""
 
@@ -153,3 +164,4 @@ class StudyConfig:
     target: TrainConfig = field(default_factory=TrainConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     xtreme: XtremeConfig = field(default_factory=XtremeConfig)
+    django: DjangoConfig = field(default_factory=DjangoConfig)

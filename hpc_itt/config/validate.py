@@ -123,6 +123,11 @@ _RULES: dict[str, list[tuple[str, typing.Callable[[Any], bool], str]]] = {
         ("seeds", lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct integers"),
         ("arms", lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct arms"),
     ],
+    "DjangoConfig": [
+        ("min_pairs", lambda v: v >= 1, "an integer >= 1"),
+        ("max_pairs_per_language", lambda v: v is None or v >= 2, "null or an integer >= 2"),
+        ("layer", lambda v: v is None or v >= 0, "null or an integer >= 0"),
+    ],
     "DatasetSpec": [("num_labels", lambda v: v >= 1, "an integer >= 1")],
     "XtremeConfig": [
         ("max_eval_per_language", lambda v: v is None or v >= 1, "null or an integer >= 1"),

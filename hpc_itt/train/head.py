@@ -19,6 +19,7 @@ from hpc_itt.train import metrics
 
 class Head:
     primary: str  # the validation metric that selects the best checkpoint
+    kind: str  # the task family, recorded in result.json (classification, regression, tagging, ...)
     tokenizer = None
 
     def prepare(self, tokenizer, train: TrainConfig):
@@ -66,6 +67,13 @@ class SequenceHead(Head):
     @property
     def primary(self) -> str:
         return metrics.PRIMARY[self.kind]
+
+    @classmethod
+    def for_dataset(cls, dataset: DatasetSpec, data: DataConfig, kind: str) -> "SequenceHead":
+        """The head of a configured dataset: its label count for the source `data.source` loads."""
+        from hpc_itt.data.sources import num_labels
+
+        return cls(dataset, data, kind, num_labels(dataset, data.source))
 
     def prepare(self, tokenizer, train: TrainConfig):
         from hpc_itt.data.prepare import prepare

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 from hpc_itt import atomic, distributed
-from hpc_itt.config.schema import DataConfig, DatasetSpec, TrainConfig
+from hpc_itt.config.schema import DataConfig, TrainConfig
 from hpc_itt.data.batching import epoch_batches, eval_batches, padded_fraction
 from hpc_itt.data.prepare import data_fingerprint
 from hpc_itt.errors import UserError
 from hpc_itt.models import load_tokenizer
 from hpc_itt.tb import TBLogger
 from hpc_itt.train import checkpoint, engine as engine_lib
-from hpc_itt.train.head import Head, SequenceHead
+from hpc_itt.train.head import Head
 
 RESULT = "result.json"
 
@@ -34,9 +34,7 @@ class TrainJob:
 
     name: str
     model_source: str
-    num_labels: int
-    kind: str
-    dataset: DatasetSpec
+    head: Head  # the task family: its data, model head, loss and scores
     data: DataConfig
     train: TrainConfig
     out_dir: str
@@ -45,10 +43,6 @@ class TrainJob:
     launcher: str = "submitit"
     stop_after_steps: int | None = None  # tests: save and stop here, as a preempted job would
     hparams: dict | None = None  # TensorBoard HParams of this run (grid cells), logged with its test metrics
-    head: Head | None = None  # the task family; None: sequence classification/regression on `dataset`
-
-    def task_head(self) -> Head:
-        return self.head or SequenceHead(self.dataset, self.data, self.kind, self.num_labels)
 
 
 @dataclass
@@ -68,7 +62,7 @@ def run(job: TrainJob) -> dict:
         return json.loads((out / RESULT).read_text())
     dist = distributed.init(job.launcher)
     cfg = job.train
-    head = job.task_head()
+    head = job.head
     splits = _prepare_data(job, head, dist)
     lengths = splits["train"]["length"]
     steps_per_epoch = len(epoch_batches(lengths, cfg.micro_batch_size, dist.world_size, job.seed, 0,
@@ -137,11 +131,11 @@ def evaluate_only(job: TrainJob) -> dict:
     if (out / RESULT).is_file():
         return json.loads((out / RESULT).read_text())
     dist = distributed.init(job.launcher)
-    head = job.task_head()
+    head = job.head
     splits = _prepare_data(job, head, dist)
     engine = engine_lib.build(head.build_model(job.model_source, job.seed), job.train, dist.world_size, 1)
     tests = _evaluate_tests(engine, splits, head, dist, job.train.micro_batch_size)
-    result = {"name": job.name, "kind": job.kind, "primary_metric": head.primary, "selected": None,
+    result = {"name": job.name, "kind": head.kind, "primary_metric": head.primary, "selected": None,
               "validation": {}, **head.test_result(tests), "history": [], "steps": 0,
               "world_size": dist.world_size, "seed": job.seed, "model_source": job.model_source,
               "data": data_fingerprint(splits), "train_config": asdict(job.train)}
@@ -189,7 +183,7 @@ def _final_result(job, head: Head, engine, splits, dist, state: TrainState, ckpt
     selected_epoch = next((h for h in state.history if f"step{h['step']}" == selected), state.history[-1])
     tests = _evaluate_tests(engine, splits, head, dist, job.train.micro_batch_size)
     return {
-        "name": job.name, "kind": job.kind, "primary_metric": head.primary,
+        "name": job.name, "kind": head.kind, "primary_metric": head.primary,
         "selected": {"pointer": pointer, "tag": selected, "epoch": selected_epoch["epoch"]},
         "validation": evaluate(engine, splits, "validation", head, dist, job.train.micro_batch_size),
         **head.test_result(tests),

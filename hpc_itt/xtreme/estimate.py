@@ -45,14 +45,14 @@ def gpu_hours(study: StudyConfig, model: str, target: str) -> float:
 
 def table(study: StudyConfig, cells) -> list[str]:
     """Per task: languages, cells, GPU-hours per cell and in total."""
-    xtreme_cells = [c for c in cells if tasks.is_xtreme(c.target)]
+    xtreme_cells = [c for c in cells if c.target in tasks.TASKS]
     if not xtreme_cells:
         return []
     lines = [f"  XTREME-R grid: {len(xtreme_cells)} cell(s); compute estimate at {study.xtreme.gpu_samples_per_s:.0f} "
              f"training samples/s per GPU (base model, 128 tokens; xtreme.gpu_samples_per_s):",
              f"    {'task':8} {'langs':>5} {'train ex.':>10} {'epochs':>6} {'cells':>5} {'GPU-h/cell':>11} {'GPU-h':>8}"]
     total = 0.0
-    for target in [t for t in study.targets if tasks.is_xtreme(t)]:
+    for target in [t for t in study.targets if t in tasks.TASKS]:
         mine = [c for c in xtreme_cells if c.target == target]
         hours = sum(gpu_hours(study, c.model, target) for c in mine)
         total += hours

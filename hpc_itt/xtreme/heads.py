@@ -48,6 +48,10 @@ class XtremeHead(Head):
 
     primary = "accuracy"
 
+    @property
+    def kind(self) -> str:
+        return self.task.head
+
     # ---- data ------------------------------------------------------------------------------
     def prepare(self, tokenizer, train: TrainConfig):
         self.tokenizer = tokenizer

@@ -16,6 +16,7 @@ import statistics
 
 from hpc_itt import plan
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.stats import paired
 from hpc_itt.xtreme import score, tasks
 
 TASK_LABELS = {"xnli": "XNLI", "xcopa": "XCOPA", "udpos": "UD-POS", "panx": "PAN-X", "xquad": "XQuAD",
@@ -23,7 +24,7 @@ TASK_LABELS = {"xnli": "XNLI", "xcopa": "XCOPA", "udpos": "UD-POS", "panx": "PAN
 
 
 def targets(study: StudyConfig) -> list[str]:
-    return [t for t in study.targets if tasks.is_xtreme(t)]
+    return [t for t in study.targets if t in tasks.TASKS]
 
 
 def arms(study: StudyConfig) -> list[tuple[str, str, str]]:
@@ -34,11 +35,8 @@ def arms(study: StudyConfig) -> list[tuple[str, str, str]]:
     return out
 
 
-def collect(study: StudyConfig, ledger=None) -> dict:
+def collect(study: StudyConfig, ledger) -> dict:
     """{model: {arm label: {"seeds": {seed: {target: per-language metrics}}}}} and the missing cells."""
-    from hpc_itt.provenance import Ledger
-
-    ledger = ledger or Ledger(study)
     found, missing = {}, []
     for model in study.models:
         for label, task, arm in arms(study):
@@ -89,8 +87,6 @@ def summarise(study: StudyConfig, collected: dict) -> dict:
 
 def deltas(study: StudyConfig, table: dict) -> list[dict]:
     """Every ITT arm against no ITT, and ITT arms against each other (later − earlier task)."""
-    from hpc_itt.report import paired
-
     labels = [label for label, _, _ in arms(study)]
     pairs = [(b, a) for a, b in itertools.combinations(labels, 2)]
     rows = []
@@ -141,11 +137,10 @@ def _col_label(col: str) -> str:
     return TASK_LABELS.get(col, col)
 
 
-def markdown(study: StudyConfig, collected: dict | None = None) -> str:
+def markdown(study: StudyConfig, collected: dict) -> str:
     """The XTREME-R section; `collected` (from `collect`) saves reading the cells again."""
     if not targets(study):
         return ""
-    collected = collected or collect(study)
     table = summarise(study, collected)
     cols = columns(study)
     full = score.is_full_suite(targets(study)) and not study.xtreme.languages
@@ -193,9 +188,8 @@ def markdown(study: StudyConfig, collected: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary(study: StudyConfig, collected: dict | None = None) -> str:
+def summary(study: StudyConfig, collected: dict) -> str:
     """One paragraph: the overall score per model and arm, and each ITT arm's Δ against no ITT."""
-    collected = collected or collect(study)
     table = summarise(study, collected)
     name = "XTREME-R score" if score.is_full_suite(targets(study)) and not study.xtreme.languages else \
         f"mean score over {len(targets(study))} XTREME-R task(s)"
@@ -211,12 +205,12 @@ def summary(study: StudyConfig, collected: dict | None = None) -> str:
     return " ".join(sentences) if sentences else "No XTREME-R results yet."
 
 
-def to_csv(study: StudyConfig, collected: dict | None = None) -> str:
+def to_csv(study: StudyConfig, collected: dict) -> str:
     """Long format: one row per model, arm, seed, task, language and metric."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["model", "arm", "seed", "task", "language", "metric", "value"])
-    for model, by_arm in (collected or collect(study))["results"].items():
+    for model, by_arm in collected["results"].items():
         for label, seeds in by_arm.items():
             for seed, per_target in sorted(seeds.items()):
                 for target, per_language in per_target.items():

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hpc_itt import plan
-from hpc_itt.config.schema import DatasetSpec, StudyConfig, TrainConfig
+from hpc_itt.config.schema import StudyConfig, TrainConfig
 from hpc_itt.train import loop
 from hpc_itt.xtreme import tasks
 from hpc_itt.xtreme.heads import HEADS
@@ -72,10 +72,10 @@ def run_cell(study: StudyConfig, cell: plan.Cell, model_source: str) -> dict:
 def _job(study: StudyConfig, cell: plan.Cell, source: str, cfg: TrainConfig, head, out: Path, final: bool):
     phase = [] if final else [out.name]
     return loop.TrainJob(
-        name=f"target {cell.key}" + (f" [{out.name}]" if not final else ""), model_source=source, num_labels=0,
-        kind=head.task.head, dataset=DatasetSpec(description=cell.target), data=study.data, train=cfg,
+        name=f"target {cell.key}" + (f" [{out.name}]" if not final else ""), model_source=source, head=head,
+        data=study.data, train=cfg,
         out_dir=str(out), tb_dir=str(plan.tb_dir(study, "target", cell.key, *phase)), seed=cell.seed,
-        launcher="submitit", head=head,
+        launcher="submitit",
         hparams=plan.cell_hparams(study, cell, cfg, cfg.epochs if head.task.trains else 0) if final else None)
 
 

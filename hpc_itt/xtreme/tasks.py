@@ -83,10 +83,6 @@ TASKS: dict[str, XtremeTask] = {t.name: t for t in (
 )}
 
 
-def is_xtreme(target: str) -> bool:
-    return target in TASKS
-
-
 def expand(targets: list[str]) -> list[str]:
     """`xtreme-r` stands for all ten tasks, in the paper's order."""
     out: list[str] = []
