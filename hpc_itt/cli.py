@@ -104,7 +104,7 @@ def run(args) -> int:
     study.logdir = os.path.abspath(study.logdir)
     if not study.cluster.gpus_per_node:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")  # no GPU asked for: don't let DeepSpeed probe for one
-    from hpc_itt.stages import quiet_progress
+    from hpc_itt.console import quiet_progress
 
     quiet_progress()
     port = _port(args.port)

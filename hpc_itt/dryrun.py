@@ -66,7 +66,7 @@ def sbatch_script(study: StudyConfig, stage: str, array: int | None = None, depe
     from submitit.slurm.slurm import _make_sbatch_string
 
     from hpc_itt import executors
-    from hpc_itt.pipeline import jobs_folder
+    from hpc_itt.plan import jobs_folder
 
     # The executor a submission uses (built without Slurm: nothing is submitted) and the script
     # its submission writes (SlurmExecutor._make_submission_file_text); submitit submits a batch

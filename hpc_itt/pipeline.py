@@ -11,16 +11,10 @@ from pathlib import Path
 from hpc_itt import executors, lease, plan, provenance, readiness, report, status, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
+from hpc_itt.plan import jobs_folder, pending_intermediate
+from hpc_itt.console import say
 
 STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all", "status", "tensorboard")
-
-
-def say(message: str) -> None:
-    print(f"[hpc_itt {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def jobs_folder(study: StudyConfig, stage: str) -> Path:
-    return plan.root(study) / "jobs" / stage / "%j"
 
 
 def execute(study: StudyConfig, stage: str, port: int = 6006, rerun_changed: bool = False) -> int:
@@ -76,11 +70,6 @@ def prepare(study: StudyConfig, sources: dict[str, str]) -> dict:
 
 
 # ---- intermediate + consolidate ------------------------------------------------------------------
-def pending_intermediate(study: StudyConfig) -> list[tuple[str, str]]:
-    return [(m, t) for m, t in plan.intermediate_pairs(study)
-            if not (plan.consolidated_dir(study, m, t) / "manifest.json").is_file()]
-
-
 def run_intermediate(study: StudyConfig, sources: dict[str, str], consolidate_too: bool = True) -> None:
     from hpc_itt.stages import IntermediateStage
 

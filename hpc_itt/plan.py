@@ -64,6 +64,17 @@ def intermediate_pairs(study: StudyConfig) -> list[tuple[str, str]]:
     return list(itertools.product(study.models, study.tasks))
 
 
+def jobs_folder(study: StudyConfig, stage: str) -> Path:
+    """submitit's folder for a stage's jobs (`%j`: one per job id)."""
+    return root(study) / "jobs" / stage / "%j"
+
+
+def pending_intermediate(study: StudyConfig) -> list[tuple[str, str]]:
+    """Intermediate runs not consolidated yet."""
+    return [(m, t) for m, t in intermediate_pairs(study)
+            if not (consolidated_dir(study, m, t) / "manifest.json").is_file()]
+
+
 def is_done(study: StudyConfig, cell: Cell) -> bool:
     return (cell_dir(study, cell) / DONE).is_file()
 

@@ -188,7 +188,7 @@ def _check_offline(study: StudyConfig, sources: dict[str, str], expected: list[d
 
 
 def main(argv: list[str]) -> int:
-    from hpc_itt.stages import quiet_progress
+    from hpc_itt.console import quiet_progress
 
     quiet_progress()
     study, sources, expected = pickle.loads(Path(argv[0]).read_bytes())

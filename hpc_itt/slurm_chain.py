@@ -15,7 +15,8 @@ from hpc_itt import executors, lease, plan, status, targets
 from hpc_itt.config.files import REPO_ROOT
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
-from hpc_itt.pipeline import jobs_folder, pending_intermediate, say
+from hpc_itt.plan import jobs_folder, pending_intermediate
+from hpc_itt.console import say
 from hpc_itt.status import record_job
 
 

@@ -17,19 +17,8 @@ import submitit
 
 from hpc_itt import atomic, lease, plan, provenance, readiness, status, targets
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.console import quiet_progress
 from hpc_itt.errors import UserError
-
-
-def quiet_progress() -> None:
-    """Progress bars are noise in Slurm logs and captured output: only show them on a terminal."""
-    import sys
-
-    if not sys.stderr.isatty():
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
 
 
 def _quiet_and_threads(cpus: int) -> None:

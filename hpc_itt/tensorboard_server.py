@@ -62,7 +62,8 @@ class TensorBoardJob:
 
 def submit_job(study: StudyConfig, port: int) -> int:
     from hpc_itt import executors
-    from hpc_itt.pipeline import jobs_folder, say
+    from hpc_itt.plan import jobs_folder
+    from hpc_itt.console import say
 
     executor = executors.make(study.cluster, jobs_folder(study, "tensorboard"), "report", "itt-tensorboard")
     job = executor.submit(TensorBoardJob(study, port))

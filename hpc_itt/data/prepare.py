@@ -9,7 +9,8 @@ from __future__ import annotations
 import datasets
 
 from hpc_itt.config.schema import DataConfig, DatasetSpec
-from hpc_itt.data.sources import describe, fingerprint, load_raw, normalise, num_labels, source_of
+from hpc_itt.data.fingerprint import fingerprint
+from hpc_itt.data.sources import describe, load_raw, normalise, num_labels, source_of
 from hpc_itt.errors import UserError
 
 SPLITS = ("train", "validation", "test")

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from pathlib import Path
 
 import datasets
 from datasets.exceptions import DatasetNotFoundError
 
 from hpc_itt.config.schema import DatasetSpec, SourceSpec
+from hpc_itt.data.fingerprint import fingerprint
 from hpc_itt.errors import UserError
 
 _FORMATS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".jsonl": ("json", {}),
             ".json": ("json", {})}
-
-
-def fingerprint(*parts) -> str:
-    """A `datasets` fingerprint from plain values: deterministic across processes, unlike the
-    hash of a closure, so the Arrow cache is shared by every job that asks for the same data."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:32]
 
 
 def source_of(dataset: DatasetSpec, which: str) -> SourceSpec:

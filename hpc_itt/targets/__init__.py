@@ -17,7 +17,7 @@ import itertools
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError, choices
 from hpc_itt.plan import NO_TASK, Cell
-from hpc_itt.targets.base import Section, TargetSuite
+from hpc_itt.targets.base import Section, TargetSuite, UnknownTarget
 from hpc_itt.targets.django import DjangoRetrieval
 from hpc_itt.targets.sequence import SequenceTargets
 from hpc_itt.targets.xtreme import XtremeR
@@ -53,15 +53,14 @@ def check(study: StudyConfig) -> None:
     """Every suite checks the study, with the targets it owns there (none: only its config)."""
     mine = {suite.name: names for suite, names in suites_in(study)}
     for suite in SUITES:
-        suite.check(study, mine.get(suite.name, []))
+        try:
+            suite.check(study, mine.get(suite.name, []))
+        except UnknownTarget as err:
+            raise UserError(f"{err} (valid: {all_choices(study)})") from None
 
 
 def all_choices(study: StudyConfig) -> str:
     return choices([name for suite in SUITES for name in suite.choices(study)])
-
-
-def unknown_target(study: StudyConfig, task: str, target: str) -> UserError:
-    return UserError(f"task {task!r} has no target {target!r} (valid: {all_choices(study)})")
 
 
 def cells(study: StudyConfig) -> list[Cell]:

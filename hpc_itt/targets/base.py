@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.errors import UserError
+
+
+class UnknownTarget(UserError):
+    """A task has no target of this name; the registry adds every suite's choices to the line."""
+
+    def __init__(self, task: str, target: str):
+        super().__init__(f"task {task!r} has no target {target!r}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from hpc_itt.config.registry import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 from hpc_itt.stats import ALPHA, arm_stats, paired
-from hpc_itt.targets.base import Section, TargetSuite
+from hpc_itt.targets.base import Section, TargetSuite, UnknownTarget
 from hpc_itt.train.head import SequenceHead
 from hpc_itt.train.metrics import PRIMARY
 
@@ -29,13 +29,11 @@ class SequenceTargets(TargetSuite):
         return sorted({t for name in study.tasks for t in resolve_task(name).targets})
 
     def check(self, study: StudyConfig, targets: list[str]) -> None:
-        from hpc_itt import targets as registry
-
         for task_name in study.tasks:
             task = resolve_task(task_name)
             for target in targets:
                 if target not in task.targets:
-                    raise registry.unknown_target(study, task_name, target)
+                    raise UnknownTarget(task_name, target)
             for target in targets:
                 check_dataset(study, task_name, task.targets[target])
 

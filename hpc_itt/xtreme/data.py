@@ -14,7 +14,7 @@ from pathlib import Path
 import datasets
 
 from hpc_itt import atomic
-from hpc_itt.data.sources import fingerprint
+from hpc_itt.data.fingerprint import fingerprint
 
 _STR, _INT = datasets.Value("string"), datasets.Value("int64")
 _STRS = datasets.Sequence(datasets.Value("string"))

@@ -17,7 +17,7 @@ import torch
 
 from hpc_itt.config.schema import TrainConfig
 from hpc_itt.data.prepare import tokenizer_id
-from hpc_itt.data.sources import fingerprint
+from hpc_itt.data.fingerprint import fingerprint
 from hpc_itt.errors import UserError
 from hpc_itt.train.head import Head
 from hpc_itt.xtreme import data, features, formats, metrics
