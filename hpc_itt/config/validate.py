@@ -7,6 +7,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
+from hpc_itt.config.schema import Invalid
 from hpc_itt.errors import UserError, choices
 
 
@@ -87,70 +88,17 @@ def _scalar(tp, value, where: Where, key: str):
     raise UserError(f"{where(key)}: expected {tp.__name__}, got {value!r}")
 
 
-# Range checks the types cannot express: (field, predicate, what the valid values are).
-_RULES: dict[str, list[tuple[str, typing.Callable[[Any], bool], str]]] = {
-    "TrainConfig": [
-        ("epochs", lambda v: v >= 1, "an integer >= 1"),
-        ("lr", lambda v: 0 < v < 1, "a float in (0, 1)"),
-        ("micro_batch_size", lambda v: v >= 1, "an integer >= 1"),
-        ("grad_accum", lambda v: v >= 1, "an integer >= 1"),
-        ("max_length", lambda v: 8 <= v <= 4096, "an integer in [8, 4096]"),
-        ("warmup_ratio", lambda v: 0 <= v < 1, "a float in [0, 1)"),
-        ("weight_decay", lambda v: v >= 0, "a float >= 0"),
-        ("grad_clip", lambda v: v >= 0, "a float >= 0 (0 disables clipping)"),
-        ("zero_stage", lambda v: v in (0, 1, 2, 3), "one of 0, 1, 2, 3"),
-        ("save_every_steps", lambda v: v >= 0, "an integer >= 0"),
-        ("log_every_steps", lambda v: v >= 1, "an integer >= 1"),
-        ("max_train_examples", lambda v: v is None or v >= 1, "null or an integer >= 1"),
-        ("max_eval_examples", lambda v: v is None or v >= 1, "null or an integer >= 1"),
-    ],
-    "DataConfig": [
-        ("train_fraction", lambda v: 0 < v < 1, "a float in (0, 1)"),
-        ("eval_fraction", lambda v: 0 < v < 1, "a float in (0, 1)"),
-        ("num_proc", lambda v: v >= 1, "an integer >= 1"),
-    ],
-    "ClusterConfig": [
-        ("nodes", lambda v: v >= 1, "an integer >= 1"),
-        ("tasks_per_node", lambda v: v >= 1, "an integer >= 1"),
-        ("gpus_per_node", lambda v: v >= 0, "an integer >= 0"),
-        ("cpus_per_task", lambda v: v >= 1, "an integer >= 1"),
-        ("array_parallelism", lambda v: v >= 1, "an integer >= 1"),
-        ("timeout_min", lambda v: v >= 1, "an integer >= 1"),
-    ],
-    "StudyConfig": [
-        ("models", lambda v: len(v) >= 1, "a non-empty list"),
-        ("tasks", lambda v: len(v) >= 1, "a non-empty list"),
-        ("seeds", lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct integers"),
-        ("arms", lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct arms"),
-    ],
-    "DjangoConfig": [
-        ("min_pairs", lambda v: v >= 1, "an integer >= 1"),
-        ("max_pairs_per_language", lambda v: v is None or v >= 2, "null or an integer >= 2"),
-        ("layer", lambda v: v is None or v >= 0, "null or an integer >= 0"),
-    ],
-    "DatasetSpec": [("num_labels", lambda v: v >= 1, "an integer >= 1")],
-    "XtremeConfig": [
-        ("max_eval_per_language", lambda v: v is None or v >= 1, "null or an integer >= 1"),
-        ("retrieval_layer", lambda v: v is None or v >= 0, "null or an integer >= 0"),
-        ("doc_stride", lambda v: v >= 1, "an integer >= 1"),
-        ("gpu_samples_per_s", lambda v: v > 0, "a number > 0"),
-    ],
-}
-
-
 def _check_values(obj, where: Where, prefix: str) -> None:
-    for name, ok, valid in _RULES.get(type(obj).__name__, []):
-        value = getattr(obj, name)
-        if not ok(value):
-            raise UserError(f"{where(_join(prefix, name))}: invalid value {value!r} (valid: {valid})")
-    if type(obj).__name__ == "DataConfig" and obj.train_fraction + obj.eval_fraction >= 1:
-        raise UserError(f"{where(_join(prefix, 'eval_fraction'))}: train_fraction + eval_fraction must be < 1 "
-                        f"to leave a test split (got {obj.train_fraction} + {obj.eval_fraction})")
-    if type(obj).__name__ == "TrainConfig" and obj.zero_stage == 1 and obj.precision == "bf16":
-        # DeepSpeed runs this combination with its BF16_Optimizer, whose checkpoints zero_to_fp32
-        # refuses ("is not a zero checkpoint"): the run could never be consolidated.
-        raise UserError(f"{where(_join(prefix, 'zero_stage'))}: zero_stage 1 with bf16 cannot be consolidated "
-                        f"by DeepSpeed (valid with bf16: 0, 2, 3)")
-    if type(obj).__name__ == "SourceSpec" and sum(x is not None for x in (obj.hub, obj.asset, obj.path,
-                                                                           obj.xtreme)) != 1:
-        raise UserError(f"{where(prefix)}: a dataset source needs exactly one of hub, asset, path, xtreme")
+    """The rules the schema keeps beside its fields (`rule`), then the class's cross-field `check`."""
+    for f in dataclasses.fields(obj):
+        if "rule" in f.metadata:
+            ok, valid = f.metadata["rule"]
+            value = getattr(obj, f.name)
+            if not ok(value):
+                raise UserError(f"{where(_join(prefix, f.name))}: invalid value {value!r} (valid: {valid})")
+    if hasattr(obj, "check"):
+        try:
+            obj.check()
+        except Invalid as err:
+            key = _join(prefix, err.key) if err.key else prefix
+            raise UserError(f"{where(key)}: {err}") from None
