@@ -2,6 +2,7 @@
 It stops with one line naming the changed keys; `--rerun-changed` moves the old runs aside and
 retrains exactly those; the report and status count only results of the current settings."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -86,11 +87,21 @@ slow = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def finished_once(tmp_path_factory):
+    """The tiny study run once per module; never handed to a test (they rerun, move and edit it)."""
     tmp = tmp_path_factory.mktemp("provenance")
     result = submit(tmp, "--stage", "all")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return tmp
+
+
+@pytest.fixture
+def finished(finished_once, tmp_path):
+    """A private copy of the finished study for each test: what one test reruns, moves aside or
+    edits never reaches another, whatever order they run in. (Settings fingerprints hold no paths.)"""
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_once, copy, symlinks=True)
+    return copy
 
 
 def _cell_metrics(tmp) -> dict:
@@ -150,7 +161,7 @@ def test_rerun_changed_retrains_exactly_the_changed_runs(finished):
 
 @slow
 def test_an_itt_cell_made_from_another_checkpoint_is_not_current(finished):
-    study = study_of(finished, "target.lr=1e-3")
+    study = study_of(finished)  # the settings that made the cells: only the checkpoint differs
     cell = plan.Cell("tiny-bert", "sentiment", "domain", "itt", 1)
     path = plan.consolidated_dir(study, "tiny-bert", "sentiment") / "manifest.json"
     original = path.read_text()

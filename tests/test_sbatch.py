@@ -1,5 +1,14 @@
 """Generated sbatch scripts: golden files, and hostile values (spaces, quotes, $(...), ;) in
-names, paths and parameters that stay inert data."""
+names, paths and parameters that stay inert data.
+
+The golden files in tests/golden/ are the reviewed bytes of the generated scripts. A missing or
+different golden file fails. After an intended change to the scripts, regenerate them on purpose
+and review the diff:
+
+    HPC_ITT_UPDATE_GOLDEN=1 python -m pytest -q tests/test_sbatch.py
+    git diff tests/golden/
+"""
+import os
 import shlex
 import subprocess
 import sys
@@ -12,6 +21,9 @@ from hpc_itt.dryrun import sbatch_script
 from slurm_cluster import slurm_cluster  # noqa: F401 - the fixture
 
 GOLDEN = Path(__file__).parent / "golden"
+UPDATE_GOLDEN = os.environ.get("HPC_ITT_UPDATE_GOLDEN") == "1"
+REGENERATE = "regenerate on purpose with `HPC_ITT_UPDATE_GOLDEN=1 python -m pytest -q tests/test_sbatch.py`, " \
+             "then review `git diff tests/golden/`"
 HOSTILE_DIR = "/tmp/it's a $(touch PWNED) dir;`id`"
 HOSTILE = [f"output_dir={HOSTILE_DIR}", "cluster.partition=gpu $(touch PWNED)", "cluster.account=o'brien \"lab\"",
            "cluster.qos=normal;reboot", "cluster.extra_sbatch={comment: '$(rm -rf ~) `x`'}", "cluster.gpus_per_node=4",
@@ -25,15 +37,24 @@ def render(stage, placeholder=True, **kw):
     return text.replace(sys.executable, "<python>") if placeholder else text
 
 
+def golden_text(name: str) -> str:
+    """A golden file's bytes; a missing one fails (it is never recorded silently)."""
+    golden = GOLDEN / name
+    if not golden.is_file():
+        pytest.fail(f"golden file {golden} is missing; {REGENERATE}", pytrace=False)
+    return golden.read_text()
+
+
 @pytest.mark.parametrize("stage, kw", [("intermediate", {}), ("consolidate", {"dependency": "aftercorr:123"}),
                                        ("target", {"array": 180, "dependency": "afterok:124"})])
 def test_sbatch_matches_golden_file(stage, kw):
-    """Delete tests/golden/sbatch_<stage>.txt to re-record after an intended change."""
+    """Only HPC_ITT_UPDATE_GOLDEN=1 (re)writes tests/golden/sbatch_<stage>.txt."""
     text = render(stage, **kw)
-    golden = GOLDEN / f"sbatch_{stage}.txt"
-    if not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text()
+    name = f"sbatch_{stage}.txt"
+    if UPDATE_GOLDEN:
+        (GOLDEN / name).write_text(text)
+    assert text == golden_text(name), f"the {stage} sbatch script differs from tests/golden/{name}; if the " \
+                                      f"change is intended, {REGENERATE}"
 
 
 def test_the_preview_needs_no_slurm_client(tmp_path, monkeypatch):
@@ -43,7 +64,7 @@ def test_the_preview_needs_no_slurm_client(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert shutil.which("srun") is None and shutil.which("sbatch") is None
-    assert render("target", array=180, dependency="afterok:124") == (GOLDEN / "sbatch_target.txt").read_text()
+    assert render("target", array=180, dependency="afterok:124") == golden_text("sbatch_target.txt")
 
 
 def test_a_batch_of_one_is_previewed_as_submitit_submits_it():
