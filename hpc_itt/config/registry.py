@@ -36,7 +36,7 @@ def load_tasks() -> dict:
 
 
 def _parse_models(paths: list[Path]) -> dict[str, ModelSpec]:
-    data, where = read_yaml(paths[0]) if paths and paths[0].is_file() else read_yaml(config_root() / "models.yaml")
+    data, where = read_yaml(paths[0])  # a missing file: one line naming it
     registry: dict[str, ModelSpec] = {}
     for name, entry in (data or {}).items():
         spec = build(ModelSpec, dict(entry or {}, name=name), where, name)

@@ -50,9 +50,6 @@ class TargetSuite:
     def check(self, study: StudyConfig, targets: list[str]) -> None:
         """Raise a one-line UserError where the study cannot run these targets."""
 
-    def uses_suite_data(self, study: StudyConfig) -> bool:
-        return False
-
     def cell_settings(self, study: StudyConfig, cell) -> dict:
         """Flat settings (`a.b` keys) the cell's result depends on, besides the model, data split
         and training settings that every cell records."""

@@ -48,7 +48,7 @@ class DjangoHead(EmbeddingHead):
 
         out = {}
         for lang in self.languages:
-            pairs = django_translations.pairs(lang)[:self.max_pairs] if self.max_pairs else django_translations.pairs(lang)
+            pairs = django_translations.pairs(lang)[:self.max_pairs]  # None: all
             out[f"test/{lang}"] = self._dataset(data.retrieval_items(pairs), NAME, _version(), lang)
         return out
 
