@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 
 from hpc_itt.errors import UserError
 
@@ -44,6 +45,7 @@ examples:
 
 
 def parser() -> argparse.ArgumentParser:
+    from hpc_itt.backends import BACKENDS
     from hpc_itt.pipeline import STAGES
 
     p = argparse.ArgumentParser(prog="launch/submit.py", description=DESCRIPTION, epilog=EPILOG,
@@ -53,9 +55,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", default=None,
                    help="run only this model (registry name or alias, e.g. xlnet); repeatable")
     p.add_argument("--task", action="append", default=None, help="run only this task; repeatable")
-    p.add_argument("--cluster", default=None, help="executor: local (subprocesses), slurm, or debug (in-process)")
+    p.add_argument("--cluster", default=None, help=f"backend: {', '.join(BACKENDS)} (default: the profile's; "
+                   f"local: subprocesses here, debug: in-process, slurm: sbatch)")
     p.add_argument("--profile", default=None, help="cluster profile in configs/cluster/ (default: the --cluster name)")
-    p.add_argument("--launcher", default=None, choices=None,
+    p.add_argument("--launcher", default=None,
                    help="how ranks find each other: submitit (Slurm/local job env, default) or mpi (mpi4py; "
                         "srun --mpi=pmix or mpirun)")
     p.add_argument("--port", default="6006", help="TensorBoard port for --stage tensorboard (default 6006)")
@@ -81,21 +84,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    from hpc_itt import pipeline
+    from hpc_itt import backends, pipeline
+    from hpc_itt.backends import BACKENDS
     from hpc_itt.config.load import load_study, resolve_model
+    from hpc_itt.config.schema import Launcher
     from hpc_itt.errors import choices
 
     if args.stage not in pipeline.STAGES:
         raise UserError(f"unknown stage {args.stage!r} (valid: {choices(pipeline.STAGES)})")
-    if args.cluster is not None and args.cluster not in ("local", "slurm", "debug"):
-        raise UserError(f"unknown cluster {args.cluster!r} (valid: debug, local, slurm)")
+    if args.cluster is not None and args.cluster not in BACKENDS:
+        raise UserError(f"unknown cluster {args.cluster!r} (valid: {choices(BACKENDS)})")
     overrides = list(args.overrides)
     if args.model:
         names = [resolve_model(m).name for m in args.model]  # aliases → registry names
         overrides.append(f"models=[{','.join(names)}]")
     if args.launcher:
-        if args.launcher not in ("submitit", "mpi"):
-            raise UserError(f"unknown launcher {args.launcher!r} (valid: mpi, submitit)")
+        if args.launcher not in typing.get_args(Launcher):
+            raise UserError(f"unknown launcher {args.launcher!r} (valid: {choices(typing.get_args(Launcher))})")
         overrides.append(f"cluster.launcher={args.launcher}")
     if args.task:
         overrides.append(f"tasks=[{','.join(args.task)}]")
@@ -115,10 +120,9 @@ def run(args) -> int:
         from hpc_itt.dryrun import describe
 
         print(describe(study, args.stage))
-        if study.cluster.kind == "slurm":
-            from hpc_itt.dryrun import sbatch_preview
-
-            print("\n" + sbatch_preview(study, args.stage))
+        preview = backends.of(study.cluster).preview(study, args.stage)
+        if preview:
+            print("\n" + preview)
         return 0
     return pipeline.execute(study, args.stage, port=port, rerun_changed=args.rerun_changed)
 

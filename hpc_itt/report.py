@@ -37,3 +37,15 @@ def write(study: StudyConfig) -> dict:
     missing = [cell for part in parts for cell in part.missing]
     return {"dir": str(out), "rows": rows, "missing": [c.key for c in missing], "markdown": files["report.md"],
             "plots": plots, "not_counted": sorted(ledger.not_current)}
+
+
+def show(study: StudyConfig) -> dict:
+    """Write the report and print it: where it is, then its Markdown."""
+    import sys
+
+    from hpc_itt.console import say
+
+    written = write(study)
+    say(f"report: {written['dir']}/report.md and report.csv")
+    sys.stdout.write("\n" + written["markdown"] + "\n")
+    return written

@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 import submitit
 
-from hpc_itt import atomic, lease, plan, provenance, readiness, status, targets
+from hpc_itt import atomic, job_records, lease, plan, provenance, readiness, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.console import quiet_progress
 from hpc_itt.errors import UserError
@@ -133,7 +133,7 @@ class TargetCell(submitit.helpers.Checkpointable):
             return self._run(out, ledger)
 
     def _run(self, out, ledger) -> dict:
-        (out / status.FAILED).unlink(missing_ok=True)  # a retry clears the old failure; DONE comes only at the end
+        (out / job_records.FAILED).unlink(missing_ok=True)  # a retry clears the old failure; DONE comes only at the end
         settings = ledger.cell(self.cell)
         provenance.claim(out, settings, f"cell {self.cell.key}")
         itt_sha = provenance.itt_checkpoint_sha256(self.study, self.cell) if self.cell.arm == "itt" else None

@@ -1,6 +1,6 @@
 """`--stage tensorboard`: one TensorBoard over an experiment's whole log tree.
 
-Locally the server runs in the foreground, bound to 127.0.0.1. On Slurm it runs as a small job,
+The backend decides where it runs (hpc_itt.backends). Locally the server runs in the foreground, bound to 127.0.0.1. On Slurm it runs as a small job,
 still bound to the compute node's 127.0.0.1; its log prints the `ssh -L` command that tunnels a
 laptop port to it through the login node, so nothing is exposed on the cluster network.
 """
@@ -58,14 +58,3 @@ class TensorBoardJob:
               f"From your laptop:  ssh -N -L {self.port}:{HOST}:{self.port} -J {login} {node}\n"
               f"then open http://localhost:{self.port}/", flush=True)
         return subprocess.call(command(self.study, self.port))
-
-
-def submit_job(study: StudyConfig, port: int) -> int:
-    from hpc_itt import executors
-    from hpc_itt.plan import jobs_folder
-    from hpc_itt.console import say
-
-    executor = executors.make(study.cluster, jobs_folder(study, "tensorboard"), "report", "itt-tensorboard")
-    job = executor.submit(TensorBoardJob(study, port))
-    say(f"submitted TensorBoard job {job.job_id}; once it runs, its log shows the ssh command: {job.paths.stdout}")
-    return 0

@@ -94,3 +94,12 @@ def test_only_the_xtreme_suite_knows_xtreme_targets():
     leaks = [str(p.relative_to(REPO)) for p in core if "from hpc_itt.xtreme" in p.read_text()
              or "import hpc_itt.xtreme" in p.read_text()]
     assert leaks == [], f"core modules importing XTREME-R internals: {leaks}"
+
+
+def test_only_the_backends_know_the_backend_kinds():
+    """The core asks the backend (hpc_itt.backends.of(cluster)); no `cluster.kind == "slurm"` branch."""
+    hits = subprocess.run(["grep", "-rnE", r"kind (==|!=|in) \(?\"(local|slurm|debug)\"", str(PACKAGE)],
+                          capture_output=True, text=True).stdout
+    assert hits == ""
+    assert subprocess.run(["grep", "-rnE", r"kind (==|!=|in) \(?\"(local|slurm|debug)\"", "-"], input='kind == "slurm"',
+                          capture_output=True, text=True).stdout  # the pattern matches such a branch

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hpc_itt.config.load import load_study
-from hpc_itt.dryrun import sbatch_script
+from hpc_itt.backends.slurm.preview import sbatch_script
 from slurm_cluster import slurm_cluster  # noqa: F401 - the fixture
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -113,11 +113,14 @@ def test_the_script_body_runs_without_executing_anything_hostile(tmp_path):
 @pytest.mark.slow
 def test_real_sbatch_accepts_a_hostile_folder(slurm_cluster, tmp_path):  # noqa: F811
     """sbatch's own #SBATCH parser (not bash) reads the quoted --output/--error paths."""
-    from hpc_itt import executors
+    from hpc_itt import backends
+    from hpc_itt.backends.base import JobShape
 
     study = load_study(None, [f"output_dir={tmp_path}"], profile="local-slurm")
     folder = tmp_path / "it's a $(touch PWNED) dir" / "%j"
-    job = executors.make(study.cluster, folder, "target", "hostile 'name' $(x)").submit(sorted, [3, 1, 2])
+    executor = backends.of(study.cluster).executor(study.cluster, folder, JobShape.single(study.cluster),
+                                                   "hostile 'name' $(x)")
+    job = executor.submit(sorted, [3, 1, 2])
     assert job.result() == [1, 2, 3]
     assert job.paths.stdout.is_file() and str(job.paths.stdout).startswith(str(tmp_path / "it's a $(touch PWNED) dir"))
     assert not list(tmp_path.rglob("PWNED"))

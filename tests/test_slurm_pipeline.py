@@ -133,7 +133,8 @@ def test_cancelled_cell_is_reported_without_hanging(chain):
 def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, tmp_path):  # noqa: F811
     """job._interrupt() = Slurm preemption signal: rank 0 requeues, all ranks are killed, the
     requeued job resumes from the last all-rank checkpoint. Final weights equal an uninterrupted run."""
-    from hpc_itt import executors, plan
+    from hpc_itt import backends, plan
+    from hpc_itt.backends.base import JobShape
     from hpc_itt.config.load import load_study
     from hpc_itt.stages import IntermediateStage
 
@@ -143,7 +144,8 @@ def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, t
     preempted = load_study(None, [f"output_dir={tmp_path}/pre", f"logdir={tmp_path}/logs", *overrides],
                            profile="local-slurm")
     source = plan.model_sources(reference)["minilm-l2"]
-    executor = executors.make(preempted.cluster, tmp_path / "jobs" / "%j", "intermediate", "preempt-test")
+    executor = backends.of(preempted.cluster).executor(preempted.cluster, tmp_path / "jobs" / "%j",
+                                                   JobShape.distributed(preempted.cluster), "preempt-test")
     job = executor.submit(IntermediateStage(preempted, "minilm-l2", "sentiment", source))
     latest = plan.intermediate_dir(preempted, "minilm-l2", "sentiment") / "checkpoints" / "latest"
     wait_for_file(latest, timeout=300)
@@ -155,7 +157,8 @@ def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, t
     result = job.results()[0]
     restarts = subprocess.run(["scontrol", "show", "job", str(job.job_id)], capture_output=True, text=True).stdout
     assert "Restarts=1" in restarts or "Restarts=2" in restarts
-    local = executors.make(reference.cluster, tmp_path / "ref-jobs" / "%j", "intermediate", "reference")
+    local = backends.of(reference.cluster).executor(reference.cluster, tmp_path / "ref-jobs" / "%j",
+                                                 JobShape.distributed(reference.cluster), "reference")
     expected = local.submit(IntermediateStage(reference, "minilm-l2", "sentiment", source)).results()[0]
     assert result["steps"] == expected["steps"] and result["test"] == expected["test"]
 

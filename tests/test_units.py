@@ -1,16 +1,16 @@
 """Unit tests of small pure functions, with values worked out by hand: sacct's array ids
-(status._expand), the DeepSpeed precision keys (engine.ds_config), the warmup + linear-decay
+(backends.slurm.jobs._expand), the DeepSpeed precision keys (engine.ds_config), the warmup + linear-decay
 factor (engine.lr_lambda) and checkpoint pruning (checkpoint._prune)."""
 import os
 from pathlib import Path
 
 import pytest
 
-from hpc_itt import status
+from hpc_itt.backends.slurm import jobs
 from hpc_itt.config.schema import TrainConfig
 from hpc_itt.train import checkpoint, engine
 
-# --------------------------------------------------------------------------- status._expand
+# --------------------------------------------------------------------------- slurm jobs._expand
 
 
 @pytest.mark.parametrize("job_id, expected", [
@@ -25,7 +25,7 @@ from hpc_itt.train import checkpoint, engine
     ("77_[8-11%4]", ["77_8", "77_9", "77_10", "77_11"]),       # numbers, not digits: 8..11
 ])
 def test_expand_sacct_array_ids(job_id, expected):
-    assert status._expand(job_id) == expected
+    assert jobs._expand(job_id) == expected
 
 
 def test_pending_array_records_give_every_task_its_state(tmp_path, monkeypatch):
@@ -35,7 +35,7 @@ def test_pending_array_records_give_every_task_its_state(tmp_path, monkeypatch):
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     states: dict[str, str] = {}
-    assert status._query_sacct(["123"], states) is None
+    assert jobs._query_sacct(["123"], states) is None
     # COMPLETED without a DONE marker is a failure: the cell did not finish
     assert states == {"123_0": "failed", "123_1": "cancelled", "123_2": "pending", "123_3": "pending"}
 

@@ -59,6 +59,8 @@ def load_study(path: str | Path | None = None, overrides: list[str] = (), cluste
     if not isinstance(data, dict):
         raise UserError(f"{path}: a study config must be a mapping")
     profile_name = profile or cluster or (data.get("cluster") or {}).get("profile") or "local"
+    if profile is None and cluster is not None and not _profile_path(cluster).is_file():
+        profile_name = "local"  # a backend without a profile of its name: the defaults of this machine
     profile_data = load_cluster_profile(profile_name)
     study_cluster = {k: v for k, v in (data.get("cluster") or {}).items() if k != "profile"}
     data = dict(data, cluster=merge(profile_data, study_cluster))
@@ -73,11 +75,14 @@ def load_study(path: str | Path | None = None, overrides: list[str] = (), cluste
     return study
 
 
+def _profile_path(name: str) -> Path:
+    return config_root() / "cluster" / f"{name}.yaml"
+
+
 def load_cluster_profile(name: str) -> dict:
-    directory = config_root() / "cluster"
-    path = directory / f"{name}.yaml"
+    path = _profile_path(name)
     if not path.is_file():
-        known = [p.stem for p in directory.glob("*.yaml")]
+        known = [p.stem for p in path.parent.glob("*.yaml")]
         raise UserError(f"unknown cluster profile {name!r} (valid: {choices(known)})")
     data, where = read_yaml(path)
     build(ClusterConfig, data, where)  # validate the file on its own so errors name it

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
+from hpc_itt.backends import BACKENDS
+from hpc_itt.errors import choices
+
 Precision = Literal["fp32", "bf16", "fp16"]
+Launcher = Literal["submitit", "mpi"]  # how ranks find each other (hpc_itt.distributed)
 
 
 def rule(ok, valid: str) -> dict:
@@ -155,9 +159,9 @@ class DjangoConfig:
 
 @dataclass
 class ClusterConfig:
-    """Where jobs run. `kind` picks the submitit executor; the rest maps onto its parameters."""
+    """Where jobs run. `kind` picks the backend; the rest maps onto its executors' parameters."""
 
-    kind: Literal["local", "slurm", "debug"] = "local"
+    kind: str = field(default="local", metadata=rule(lambda v: v in BACKENDS, choices(BACKENDS)))  # a backend in hpc_itt.backends
     nodes: int = field(default=1, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
     tasks_per_node: int = field(default=2, metadata=rule(lambda v: v >= 1, "an integer >= 1"))  # processes of the intermediate job on each node (one per GPU on clusters)
     gpus_per_node: int = field(default=0, metadata=rule(lambda v: v >= 0, "an integer >= 0"))
@@ -172,7 +176,7 @@ class ClusterConfig:
     constraint: Optional[str] = None
     setup: list[str] = field(default_factory=list)
     extra_sbatch: dict[str, str] = field(default_factory=dict)
-    launcher: Literal["submitit", "mpi"] = "submitit"
+    launcher: Launcher = "submitit"
 
 
 @dataclass

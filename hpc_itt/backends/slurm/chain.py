@@ -1,6 +1,6 @@
 """Slurm: the whole chain is submitted at once and the command returns.
 
-    intermediate job (nodes x tasks) ─afterok→ consolidation job ─afterok→ target array ─afterany→ report job
+    intermediate job (nodes x tasks) ─aftercorr→ consolidation job ─afterok→ target array ─afterany→ report job
 
 The caller (pipeline.execute) has already prepared, on the login node, everything the jobs read
 (hpc_itt.readiness); work still queued or running is not submitted again.
@@ -8,16 +8,28 @@ The caller (pipeline.execute) has already prepared, on the login node, everythin
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 
-from hpc_itt import executors, lease, plan, status, targets
+from hpc_itt import job_records, lease, plan, targets
+from hpc_itt.backends.base import JobShape
+from hpc_itt.backends.slurm import executor as slurm_executor
+from hpc_itt.backends.slurm.jobs import live_jobs
 from hpc_itt.config.files import REPO_ROOT
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.console import say
 from hpc_itt.errors import UserError
 from hpc_itt.plan import jobs_folder, pending_intermediate
-from hpc_itt.console import say
-from hpc_itt.status import record_job
+
+# The chain's steps: (job name, shape). The dry run's preview renders the same jobs.
+STEPS = {"intermediate": ("itt-intermediate", JobShape.distributed),
+         "consolidate": ("itt-consolidate", JobShape.single),
+         "target": ("itt-target", JobShape.single),
+         "report": ("itt-report", JobShape.single)}
+
+
+def step_executor(study: StudyConfig, step: str, after: str | None = None):
+    name, shape = STEPS[step]
+    return slurm_executor.make(study.cluster, jobs_folder(study, step), shape(study.cluster), name, after)
 
 
 def submit_chain(study: StudyConfig, stage: str, sources: dict[str, str]) -> int:
@@ -59,7 +71,7 @@ def _submit(study: StudyConfig, stage: str, sources: dict[str, str], submitted: 
     from hpc_itt.stages import ConsolidateStage, IntermediateStage, ReportStage, TargetCell
 
     cluster = study.cluster
-    live = status.live_jobs()
+    live = live_jobs()
     pairs = pending_intermediate(study) if stage in ("intermediate", "consolidate", "all") else []
     waiting = {p: _queued(study, p, live) for p in pairs}
     pairs = [p for p in pairs if not waiting[p]]
@@ -70,23 +82,21 @@ def _submit(study: StudyConfig, stage: str, sources: dict[str, str], submitted: 
     after_ids = [queued.get("consolidate") or queued["intermediate"] for queued in waiting.values() if queued]
     after = None
     if pairs and stage != "consolidate":
-        jobs = _array(executors.make(cluster, jobs_folder(study, "intermediate"), "intermediate", "itt-intermediate"),
-                      [IntermediateStage(study, m, t, sources[m]) for m, t in pairs])
+        jobs = _array(step_executor(study, "intermediate"), [IntermediateStage(study, m, t, sources[m]) for m, t in pairs])
         _record(study, pairs, "intermediate", jobs, submitted)
         say(f"submitted intermediate job {_id(jobs)}: array of {len(pairs)} ({', '.join(f'{m}/{t}' for m, t in pairs)}), "
             f"each {cluster.nodes} node(s) x {cluster.tasks_per_node} task(s)")
         after = f"aftercorr:{_id(jobs)}"
     if pairs:
-        jobs = _array(executors.make(cluster, jobs_folder(study, "consolidate"), "consolidate", "itt-consolidate",
-                                     dependency=after),
-                      [ConsolidateStage(study, m, t, sources[m]) for m, t in pairs])
+        jobs = _array(step_executor(study, "consolidate", after), [ConsolidateStage(study, m, t, sources[m]) for m, t in pairs])
         _record(study, pairs, "consolidate", jobs, submitted)
         say(f"submitted consolidation job {_id(jobs)}: array of {len(pairs)}" + (f" ({after})" if after else ""))
         after_ids.append(_id(jobs))
     if stage not in ("target", "all"):
         return
     todo = [c for c in targets.cells(study) if not plan.is_done(study, c)]
-    in_flight = [c for c in todo if _job_of(plan.cell_dir(study, c)) in live or lease.holder(plan.cell_dir(study, c))]
+    in_flight = [c for c in todo if job_records.cell_job(plan.cell_dir(study, c)).get("job_id") in live
+                 or lease.holder(plan.cell_dir(study, c))]
     todo = [c for c in todo if c not in in_flight]
     if in_flight:
         say(f"{len(in_flight)} cell(s) already queued or running: skipped")
@@ -94,35 +104,27 @@ def _submit(study: StudyConfig, stage: str, sources: dict[str, str], submitted: 
         say("target grid: nothing to submit" if in_flight else "target grid: every cell is done")
         return
     after = f"afterok:{':'.join(after_ids)}" if after_ids else None
-    executor = executors.make(cluster, jobs_folder(study, "target"), "target", "itt-target", dependency=after)
-    with executor.batch():
-        jobs = [executor.submit(TargetCell(study, cell, sources[cell.model])) for cell in todo]
+    jobs = _array(step_executor(study, "target", after), [TargetCell(study, cell, sources[cell.model]) for cell in todo])
     for cell, job in zip(todo, jobs):
-        record_job(study, cell, job)
-    array_id = jobs[0].job_id.split("_")[0]
+        job_records.record_job(study, cell, job)
+    array_id = _id(jobs)
     submitted.append(array_id)
     say(f"submitted target array {array_id}: {len(todo)} cell(s), at most {cluster.array_parallelism} at once"
         + (f" ({after})" if after else ""))
-    report = executors.make(cluster, jobs_folder(study, "report"), "report", "itt-report",
-                            dependency=f"afterany:{array_id}").submit(ReportStage(study))
+    report = step_executor(study, "report", f"afterany:{array_id}").submit(ReportStage(study))
     say(f"submitted report job {report.job_id} (afterany:{array_id})")
 
 
 def _queued(study: StudyConfig, pair: tuple[str, str], live: dict[str, str]) -> dict[str, str]:
     """{stage: job id} of an intermediate run's jobs still queued or running."""
-    jobs = status.run_jobs(plan.intermediate_dir(study, *pair))
+    jobs = job_records.run_jobs(plan.intermediate_dir(study, *pair))
     return {stage: job["job_id"] for stage, job in jobs.items() if job["job_id"] in live}
-
-
-def _job_of(folder) -> str | None:
-    path = folder / status.JOB
-    return json.loads(path.read_text()).get("job_id") if path.is_file() else None
 
 
 def _record(study: StudyConfig, pairs, stage: str, jobs: list, submitted: list[str]) -> None:
     submitted.append(_id(jobs))
     for (model, task), job in zip(pairs, jobs):
-        status.record_run_job(plan.intermediate_dir(study, model, task), stage, job)
+        job_records.record_run_job(plan.intermediate_dir(study, model, task), stage, job)
 
 
 def _id(jobs: list) -> str:

@@ -1,8 +1,7 @@
-"""submitit executors from a cluster profile: the same stage callables run in-process (debug), as
-local subprocesses (a laptop), or as Slurm jobs and arrays.
+"""submitit's Slurm executor for a job shape, and the checks around sbatch.
 
-A Slurm executor can be built anywhere, Slurm or not: `--dry-run` renders its sbatch scripts from
-it. Only submitting needs Slurm, and it checks first (`require_slurm`): no client on PATH or no
+An executor can be built anywhere, Slurm or not: the dry run renders its sbatch scripts from it.
+Only submitting needs Slurm, and it checks first (`require_slurm`): no client on PATH or no
 controller answering stops with one line (UserError) before anything is written."""
 from __future__ import annotations
 
@@ -17,19 +16,12 @@ from pathlib import Path
 import submitit
 from submitit.core.utils import FailedJobError, FailedSubmissionError
 
+from hpc_itt.backends.base import JobShape
 from hpc_itt.config.schema import ClusterConfig
 from hpc_itt.errors import UserError
 
 PROBE_TIMEOUT_S = 15
 _WHAT_TO_DO = "submit from a Slurm login node, plan with --dry-run, or run with --cluster local"
-
-
-# Per stage: (processes per node, nodes). Only the intermediate stage is distributed; the
-# consolidation and each target cell are single-process, single-GPU jobs.
-def shape(cluster: ClusterConfig, stage: str) -> tuple[int, int]:
-    if stage == "intermediate":
-        return cluster.tasks_per_node, cluster.nodes
-    return 1, 1
 
 
 class SlurmExecutor(submitit.SlurmExecutor):
@@ -53,27 +45,18 @@ class SlurmExecutor(submitit.SlurmExecutor):
             return super()._internal_process_submissions(delayed_submissions)
 
 
-def make(cluster: ClusterConfig, folder: Path, stage: str, name: str, dependency: str | None = None):
-    tasks, nodes = shape(cluster, stage)
-    gpus = min(cluster.gpus_per_node, tasks) if stage != "intermediate" else cluster.gpus_per_node
-    timeout = cluster.timeout_min if stage == "intermediate" else cluster.target_timeout_min
-    if cluster.kind == "debug":
-        return submitit.DebugExecutor(folder=folder)
-    if cluster.kind == "local":
-        executor = submitit.LocalExecutor(folder=folder)
-        executor.update_parameters(timeout_min=timeout, tasks_per_node=tasks, gpus_per_node=gpus)
-        return executor
+def make(cluster: ClusterConfig, folder: Path, shape: JobShape, name: str, after: str | None = None) -> SlurmExecutor:
     executor = SlurmExecutor(folder=folder, max_num_timeout=30)
     extra = dict(cluster.extra_sbatch)
-    if dependency:
-        extra["dependency"] = dependency
+    if after:
+        extra["dependency"] = after
     # What AutoExecutor(cluster="slurm").update_parameters does: the generic names through the
     # Slurm executor's own _convert_parameters (name → job_name, timeout_min → time, mem_gb →
     # "<n>GB", ...), Slurm-specific ones as they are.
-    generic = dict(name=name, nodes=nodes, tasks_per_node=tasks, cpus_per_task=cluster.cpus_per_task,
-                   timeout_min=timeout)
-    if gpus:
-        generic["gpus_per_node"] = gpus
+    generic = dict(name=name, nodes=shape.nodes, tasks_per_node=shape.tasks_per_node,
+                   cpus_per_task=cluster.cpus_per_task, timeout_min=shape.timeout_min)
+    if shape.gpus_per_node:
+        generic["gpus_per_node"] = shape.gpus_per_node
     if cluster.mem_gb:
         generic["mem_gb"] = cluster.mem_gb
     specific = dict(array_parallelism=cluster.array_parallelism, setup=list(cluster.setup),
