@@ -158,7 +158,7 @@ def train_config(s: Settings, max_train: int | None):
 def tokenized(s: Settings, max_train: int | None):
     """hpc_itt's own split + tokenization (cached by `datasets`, so a second call is a cache read)."""
     from hpc_itt.data.prepare import prepare
-    from hpc_itt.models import load_tokenizer
+    from hpc_itt.train.models import load_tokenizer
 
     source = model_source(s.model)
     cfg = train_config(s, max_train)
@@ -178,7 +178,7 @@ def child_ours(s: Settings) -> None:
     no evaluation runs; the throughput comes from the loop's own `train_log.jsonl` windows."""
     import torch
 
-    from hpc_itt import distributed
+    from hpc_itt.train import distributed
     from hpc_itt.train.loop import TrainJob, run
 
     out = Path(tempfile.mkdtemp(prefix="bench-ours-", dir=os.environ.get("BENCH_TMP")))
@@ -219,9 +219,9 @@ def child_hf(s: Settings) -> None:
     import torch
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from hpc_itt.distributed import _skip_shm_op_build
-    from hpc_itt.models import build_task_model, load_tokenizer
+    from hpc_itt.train.distributed import _skip_shm_op_build
     from hpc_itt.train.engine import ds_config
+    from hpc_itt.train.models import build_task_model, load_tokenizer
 
     on_cpu = not torch.cuda.is_available()
     # Same treatment as hpc_itt: DeepSpeed's CPU comm backend would otherwise JIT-compile an
@@ -561,7 +561,9 @@ def times(value: float | None, digits: int = 2) -> str:
 
 
 def machine() -> dict:
-    from importlib.metadata import version  # not `import deepspeed`: it logs accelerator probing
+    from importlib.metadata import (
+        version,  # not `import deepspeed`: it logs accelerator probing
+    )
 
     import torch
 

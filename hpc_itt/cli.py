@@ -46,7 +46,7 @@ examples:
 
 def parser() -> argparse.ArgumentParser:
     from hpc_itt.backends import BACKENDS
-    from hpc_itt.pipeline import STAGES
+    from hpc_itt.study.pipeline import STAGES
 
     p = argparse.ArgumentParser(prog="launch/submit.py", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    from hpc_itt import backends, pipeline
+    from hpc_itt import backends
     from hpc_itt.backends import BACKENDS
     from hpc_itt.config.load import load_study, resolve_model
     from hpc_itt.config.schema import Launcher
     from hpc_itt.errors import choices
+    from hpc_itt.study import pipeline
 
     if args.stage not in pipeline.STAGES:
         raise UserError(f"unknown stage {args.stage!r} (valid: {choices(pipeline.STAGES)})")
@@ -117,7 +118,7 @@ def run(args) -> int:
         for key in ("output_dir", "logdir"):
             _check_writable(getattr(study, key), key)
     if args.dry_run:
-        from hpc_itt.dryrun import describe
+        from hpc_itt.study.dryrun import describe
 
         print(describe(study, args.stage))
         preview = backends.of(study.cluster).preview(study, args.stage)

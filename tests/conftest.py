@@ -59,7 +59,7 @@ def _restore_environ():
 
 def finish_cell(study, cell, metrics: dict) -> Path:
     """A grid cell as a finished job leaves it: its settings record, metrics.json and DONE."""
-    from hpc_itt import plan, provenance
+    from hpc_itt.study import plan, provenance
 
     out = plan.cell_dir(study, cell)
     out.mkdir(parents=True, exist_ok=True)

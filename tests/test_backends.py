@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from hpc_itt import backends, readiness
+from hpc_itt import backends
 from hpc_itt.backends.base import Backend, JobShape
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
+from hpc_itt.study import readiness
 
 REGISTRY = Path(backends.__file__)
 

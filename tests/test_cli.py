@@ -6,10 +6,10 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO
+
 from hpc_itt.cli import main, parser
-from hpc_itt.pipeline import STAGES
+from hpc_itt.study.pipeline import STAGES
 
 
 def submit(*args, cwd=REPO, timeout=120):

@@ -1,13 +1,13 @@
 """Data: real sources, seeded 70% split, label checks, cached tokenization, length-grouped batches."""
 import numpy as np
 import pytest
-
 from conftest import write_jsonl
+
 from hpc_itt.config.schema import DataConfig, DatasetSpec, SourceSpec
 from hpc_itt.data.batching import Collator, epoch_batches, padded_fraction
 from hpc_itt.data.prepare import load_splits, prepare
 from hpc_itt.errors import UserError
-from hpc_itt.models import load_tokenizer
+from hpc_itt.train.models import load_tokenizer
 
 OFFLINE = DataConfig(source="offline")
 

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from hpc_itt import distributed
+from hpc_itt.train import distributed
 
 KEYS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 

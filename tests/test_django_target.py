@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from hpc_itt import pipeline, plan, targets
+from hpc_itt import targets
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
+from hpc_itt.study import pipeline, plan
 
 
 def study(tmp_path, *extra):

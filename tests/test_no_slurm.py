@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 SLURM_BINARIES = ("srun", "sbatch", "squeue", "sinfo", "sacct", "scontrol", "scancel", "salloc", "sacctmgr",
@@ -140,8 +139,9 @@ def test_sbatch_failing_is_one_line(tmp_path, tiny_bert, stage, sbatch_says, exp
 
 
 def test_status_of_slurm_jobs_without_sacct_says_unknown(tmp_path):
-    from hpc_itt import plan, targets
+    from hpc_itt import targets
     from hpc_itt.config.load import load_study
+    from hpc_itt.study import plan
 
     study = load_study(None, [f"output_dir={tmp_path}/exp"], cluster="slurm")
     cells = targets.cells(study)
@@ -156,8 +156,9 @@ def test_status_of_slurm_jobs_without_sacct_says_unknown(tmp_path):
 
 
 def test_status_when_sacct_fails_says_unknown(tmp_path, monkeypatch):
-    from hpc_itt import plan, status, targets
+    from hpc_itt import targets
     from hpc_itt.config.load import load_study
+    from hpc_itt.study import plan, status
 
     study = load_study(None, [f"output_dir={tmp_path}/exp"], cluster="slurm")
     cell = targets.cells(study)[0]

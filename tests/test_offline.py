@@ -10,14 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import contract
 import pytest
 import torch
-
-import contract
 from conftest import REPO
 
 from hpc_itt.config.load import resolve_model
-from hpc_itt.models import weight_files
+from hpc_itt.train.models import weight_files
 
 SMALL = ["intermediate.epochs=1", "intermediate.max_train_examples=64", "intermediate.max_eval_examples=32",
          "intermediate.lr=3e-3", "target.epochs=1", "target.max_train_examples=32", "target.max_eval_examples=32",
@@ -112,9 +111,9 @@ def test_a_job_whose_prepared_file_is_gone_stops_within_seconds_naming_it(tmp_pa
 
     import submitit
 
-    from hpc_itt import plan
     from hpc_itt.config.load import load_study
-    from hpc_itt.stages import TargetCell
+    from hpc_itt.study import plan
+    from hpc_itt.study.stages import TargetCell
 
     _hub_cache(tmp_path / "hub")
     env = _offline_env(tmp_path / "hub")

@@ -9,10 +9,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, TINY
 
-from hpc_itt import lease
+from hpc_itt.study import lease
 
 FOUR = [*TINY, "seeds=[1]", "cluster.array_parallelism=2"]  # 4 cells: 2 targets x 2 arms
 
@@ -34,7 +33,7 @@ def test_a_live_lease_is_refused_and_a_dead_one_taken_over(tmp_path):
     held.release()
     again = lease.Lease.take(tmp_path, "cell a")  # released: free at once
     assert again.record["took_over"] is None
-    child = subprocess.Popen([sys.executable, "-c", "import sys, time; from hpc_itt import lease; "
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; from hpc_itt.study import lease; "
                               f"lease.Lease.take({str(tmp_path / 'b')!r}, 'cell b'); print('held', flush=True); "
                               "time.sleep(600)"], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "held"

@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, TINY
 
-from hpc_itt import plan, provenance, targets
+from hpc_itt import targets
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
-
+from hpc_itt.study import plan, provenance
 
 # Two cells (one target, one seed, both arms): enough to tell what reruns and what is kept.
 SMALL = [*TINY, "seeds=[1]", "targets=[domain]"]

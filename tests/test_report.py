@@ -1,15 +1,15 @@
 """The report on a grid with known metrics: every number in the table is checked."""
-import json
 import statistics
 
 import pytest
-
 from conftest import finish_cell
-from hpc_itt import plan, report
-from hpc_itt.provenance import Ledger
-from hpc_itt.stats import paired
-from hpc_itt.targets import sequence
+
+from hpc_itt import report
 from hpc_itt.config.load import load_study
+from hpc_itt.stats import paired
+from hpc_itt.study import plan
+from hpc_itt.study.provenance import Ledger
+from hpc_itt.targets import sequence
 
 # test accuracy per (target, arm, seed); values chosen by hand
 KNOWN = {("domain", "itt", 1): 0.80, ("domain", "itt", 2): 0.84, ("domain", "itt", 3): 0.82,

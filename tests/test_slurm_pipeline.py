@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import REPO, TINY, free_port
 from slurm_cluster import slurm_cluster, wait_state  # noqa: F401 - the fixture
 
@@ -65,7 +64,7 @@ def test_chain_is_submitted_at_once_and_returns(chain):
 
     latency = (datetime.fromisoformat(times[2]) - datetime.fromisoformat(times[1])).total_seconds()
     assert latency < 60
-    snapshots = list((tmp / "exp" / "code").glob("*/hpc_itt/stages.py"))
+    snapshots = list((tmp / "exp" / "code").glob("*/hpc_itt/study/stages.py"))
     assert len(snapshots) == 1  # jobs run from a copy of the code taken at submission
     workdir = subprocess.run(["sacct", "-n", "-X", "--parsable2", "-o", "WorkDir", "-j", intermediate],
                              capture_output=True, text=True).stdout.split()[0]
@@ -112,8 +111,18 @@ def test_failed_cell_is_reported_and_resubmitted_alone(chain):
 def test_cancelled_cell_is_reported_without_hanging(chain):
     tmp, _, _, _ = chain
     cell = tmp / "exp" / "target/tiny-bert/sentiment/crosslingual/no_itt/seed2"
+    kept = {name: (cell / name).read_bytes() for name in ("DONE", "metrics.json", "result.json", "job.json")}
     for name in ("DONE", "metrics.json", "result.json"):
         (cell / name).unlink()
+    try:
+        _cancel_and_read_status(tmp)
+    finally:  # the module's chain is whole again for the tests after this one, in any order
+        for name, data in kept.items():
+            (cell / name).write_bytes(data)
+    assert "8 cells — 8 done" in submit(tmp, "--stage", "status")
+
+
+def _cancel_and_read_status(tmp):
     out = submit(tmp, "--stage", "target", "cluster.extra_sbatch={begin: now+1hour}")  # stays pending
     array = out.split("submitted target array ")[1].split(":")[0]
     subprocess.run(["scancel", array], check=True)
@@ -133,10 +142,11 @@ def test_cancelled_cell_is_reported_without_hanging(chain):
 def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, tmp_path):  # noqa: F811
     """job._interrupt() = Slurm preemption signal: rank 0 requeues, all ranks are killed, the
     requeued job resumes from the last all-rank checkpoint. Final weights equal an uninterrupted run."""
-    from hpc_itt import backends, plan
+    from hpc_itt import backends
     from hpc_itt.backends.base import JobShape
     from hpc_itt.config.load import load_study
-    from hpc_itt.stages import IntermediateStage
+    from hpc_itt.study import plan
+    from hpc_itt.study.stages import IntermediateStage
 
     overrides = ["models=[minilm-l2]", "intermediate.epochs=1", "intermediate.max_train_examples=1280",
                  "intermediate.save_every_steps=4", "intermediate.max_length=32", "intermediate.select=last"]

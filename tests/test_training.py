@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 import submitit
 import torch
+from conftest import REPO, free_port
 from safetensors.torch import load_file
 
-from conftest import REPO, free_port
 from hpc_itt.config.schema import DataConfig, DatasetSpec, SourceSpec, TrainConfig
-from hpc_itt.consolidate import consolidate, verify
 from hpc_itt.errors import UserError
-from hpc_itt.models import build_task_model
+from hpc_itt.study.consolidate import consolidate, verify
 from hpc_itt.train import loop
 from hpc_itt.train.head import SequenceHead
+from hpc_itt.train.models import build_task_model
 
 pytestmark = pytest.mark.slow
 
@@ -164,7 +164,7 @@ def test_xlnet_and_roberta_train_and_consolidate(tmp_path, asset, zero, precisio
 
     from hpc_itt.assets import model_asset
     from hpc_itt.data.prepare import prepare
-    from hpc_itt.models import load_tokenizer
+    from hpc_itt.train.models import load_tokenizer
 
     source = str(model_asset(asset))
     train_job = job(tmp_path, source, epochs=2, zero_stage=zero, precision=precision, select="last",

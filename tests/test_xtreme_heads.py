@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from hpc_itt.config.schema import TrainConfig
 from hpc_itt.errors import UserError
 from hpc_itt.xtreme import tasks
@@ -20,7 +20,7 @@ CFG = TrainConfig(max_length=64, max_train_examples=16, max_eval_examples=8)
 @pytest.fixture(scope="module")
 def tokenizer():
     from hpc_itt.assets import model_asset
-    from hpc_itt.models import load_tokenizer
+    from hpc_itt.train.models import load_tokenizer
 
     return load_tokenizer(str(model_asset("tiny-xlmr")))
 
@@ -40,7 +40,7 @@ def test_splits_english_training_and_one_test_split_per_language(tokenizer):
 
 def test_held_out_validation_where_the_english_dev_set_overlaps_a_test_set(tokenizer):
     h = head("xquad", ["en"], max_eval_per_language=4)
-    splits = h.prepare(tokenizer, replace(CFG, max_train_examples=None, max_eval_examples=None))
+    h.prepare(tokenizer, replace(CFG, max_train_examples=None, max_eval_examples=None))
     train_ids, val_ids = set(h._examples["train"]["id"]), set(h._examples["validation"]["id"])
     assert val_ids and not train_ids & val_ids  # a seeded slice of SQuAD train, not SQuAD dev
     assert len(train_ids | val_ids) == 50  # the fixture's SQuAD train size: nothing lost

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -34,7 +33,8 @@ def run(tmp_path_factory):
 
 
 def test_every_cell_scores_every_configured_language(run):
-    from hpc_itt import plan, targets
+    from hpc_itt import targets
+    from hpc_itt.study import plan
     from hpc_itt.xtreme import tasks
 
     _, study, _ = run
@@ -54,7 +54,7 @@ def test_every_cell_scores_every_configured_language(run):
 def test_training_learns_on_english(run):
     """Losses fall for each trained family (tagging, QA, multiple choice, dual encoder); Tatoeba
     does not train; XCOPA trains SIQA first and hands its head to COPA."""
-    from hpc_itt import plan
+    from hpc_itt.study import plan
 
     _, study, _ = run
     for target in ("udpos", "panx", "xquad", "lareqa", "xnli"):
@@ -73,7 +73,7 @@ def test_training_learns_on_english(run):
 
 
 def test_report_has_the_xtreme_tables_with_the_cells_numbers(run):
-    from hpc_itt import plan
+    from hpc_itt.study import plan
     from hpc_itt.xtreme import score
 
     tmp, study, _ = run

@@ -11,12 +11,13 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, finish_cell
-from hpc_itt import plan, report, targets
+
+from hpc_itt import report, targets
 from hpc_itt.config.load import load_study
 from hpc_itt.errors import UserError
-from hpc_itt.provenance import Ledger
+from hpc_itt.study import plan
+from hpc_itt.study.provenance import Ledger
 from hpc_itt.xtreme import estimate, score, tasks
 from hpc_itt.xtreme import report as xreport
 

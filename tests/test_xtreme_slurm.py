@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO
 from slurm_cluster import slurm_cluster  # noqa: F401 - the fixture
 
@@ -16,7 +15,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 TARGETS = ["xnli", "panx", "tatoeba"]
 CELLS = [("none", "no_itt"), ("nli-en", "itt"), ("nli-multi", "itt")]  # (task, arm): no-ITT cells are shared
-# One row of `--stage status` per cell (hpc_itt.status.table): "  <state:9> <model/task/target/arm/seedN>  [job ...]";
+# One row of `--stage status` per cell (hpc_itt.study.status.table): "  <state:9> <model/task/target/arm/seedN>  [job ...]";
 # the header ("study '...': 9 cells — 9 done") and the "  intermediate <model>/<task>: ..." lines are not rows.
 ROW = re.compile(r"^  (?P<state>[a-z]+) +(?P<key>[^ /]+/[^ /]+/[^ /]+/[^ /]+/seed\d+)(?:  .*)?$")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hpc_itt import job_records, lease, plan, report, targets
+from hpc_itt import report, targets
 from hpc_itt.backends.base import Backend, JobShape
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.console import say
 from hpc_itt.errors import UserError
-from hpc_itt.plan import jobs_folder, pending_intermediate
+from hpc_itt.study import job_records, lease, plan
+from hpc_itt.study.plan import jobs_folder, pending_intermediate
 
 
 def run(backend: Backend, study: StudyConfig, stage: str, sources: dict[str, str]) -> int:
@@ -32,7 +33,7 @@ def run(backend: Backend, study: StudyConfig, stage: str, sources: dict[str, str
 
 # ---- intermediate + consolidate ------------------------------------------------------------------
 def run_intermediate(backend: Backend, study: StudyConfig, sources: dict[str, str], consolidate_too: bool = True) -> None:
-    from hpc_itt.stages import IntermediateStage
+    from hpc_itt.study.stages import IntermediateStage
 
     for model, task in pending_intermediate(study):
         held = _lease_or_stop(plan.intermediate_dir(study, model, task), f"intermediate {model}/{task}")
@@ -60,7 +61,7 @@ def _lease_or_stop(folder: Path, what: str) -> lease.Lease:
 
 
 def run_consolidate(backend: Backend, study: StudyConfig, sources: dict[str, str], pairs=None) -> None:
-    from hpc_itt.stages import ConsolidateStage
+    from hpc_itt.study.stages import ConsolidateStage
 
     for model, task in pairs if pairs is not None else pending_intermediate(study):
         executor = backend.executor(study.cluster, jobs_folder(study, "consolidate"), JobShape.single(study.cluster),
@@ -92,7 +93,7 @@ def run_targets(backend: Backend, study: StudyConfig, sources: dict[str, str]) -
 def _run_cells(backend: Backend, study: StudyConfig, sources: dict[str, str], todo: list) -> tuple[list[str], list]:
     """Run cells, `array_parallelism` at a time; a cell is leased here before its job is queued, so
     a second process on the same study skips it. Returns (failed keys, cells another process took)."""
-    from hpc_itt.stages import TargetCell
+    from hpc_itt.study.stages import TargetCell
 
     failed, busy = [], []
     width = study.cluster.array_parallelism

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import submitit
 
-from hpc_itt import tensorboard_server
-from hpc_itt.backends import blocking
+from hpc_itt.backends import blocking, tensorboard_server
 from hpc_itt.backends.base import Backend, JobShape
 from hpc_itt.config.schema import ClusterConfig, StudyConfig
 

@@ -9,7 +9,7 @@ from hpc_itt.backends import BACKENDS
 from hpc_itt.errors import choices
 
 Precision = Literal["fp32", "bf16", "fp16"]
-Launcher = Literal["submitit", "mpi"]  # how ranks find each other (hpc_itt.distributed)
+Launcher = Literal["submitit", "mpi"]  # how ranks find each other (hpc_itt.train.distributed)
 
 
 def rule(ok, valid: str) -> dict:

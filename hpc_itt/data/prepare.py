@@ -47,14 +47,7 @@ def cap(splits: datasets.DatasetDict, max_train: int | None, max_eval: int | Non
 
 def tokenize(splits: datasets.DatasetDict, tokenizer, max_length: int, num_proc: int = 1) -> datasets.DatasetDict:
     tok_id = tokenizer_id(tokenizer)
-    pairs = "text_b" in splits["train"].column_names
-
-    def encode(batch):
-        args = (batch["text_a"], batch["text_b"]) if pairs else (batch["text_a"],)
-        enc = tokenizer(*args, truncation=True, max_length=max_length)
-        enc["length"] = [len(ids) for ids in enc["input_ids"]]
-        return enc
-
+    encode = text_encoder(tokenizer, max_length, pairs="text_b" in splits["train"].column_names)
     text_columns = [c for c in ("text_a", "text_b") if c in splits["train"].column_names]
     return datasets.DatasetDict({
         name: ds.map(encode, batched=True, remove_columns=text_columns, num_proc=num_proc if len(ds) > 1000 else None,
@@ -62,6 +55,19 @@ def tokenize(splits: datasets.DatasetDict, tokenizer, max_length: int, num_proc:
                      desc=f"tokenize {name}")
         for name, ds in splits.items()
     })
+
+
+def text_encoder(tokenizer, max_length: int, pairs: bool):
+    """The batched map function that tokenizes `text_a` (and `text_b`: a sentence pair) with a
+    `length` column. Every sequence and pair classification dataset goes through it, as an
+    intermediate task or as a target (the XTREME-R pair head too)."""
+    def encode(batch):
+        args = (batch["text_a"], batch["text_b"]) if pairs else (batch["text_a"],)
+        enc = tokenizer(*args, truncation=True, max_length=max_length)
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return enc
+
+    return encode
 
 
 def prepare(dataset: DatasetSpec, kind: str, data: DataConfig, tokenizer, max_length: int,

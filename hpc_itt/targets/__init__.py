@@ -16,7 +16,7 @@ import itertools
 
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError, choices
-from hpc_itt.plan import NO_TASK, Cell
+from hpc_itt.study.plan import NO_TASK, Cell
 from hpc_itt.targets.base import Section, TargetSuite, UnknownTarget
 from hpc_itt.targets.django import DjangoRetrieval
 from hpc_itt.targets.sequence import SequenceTargets

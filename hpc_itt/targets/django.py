@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hpc_itt import plan
 from hpc_itt.config.flat import flat
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError, choices
+from hpc_itt.study import plan
 from hpc_itt.targets.base import Section, TargetSuite
 from hpc_itt.xtreme.heads import EmbeddingHead
 from hpc_itt.xtreme.tasks import XtremeTask

@@ -8,12 +8,12 @@ from __future__ import annotations
 import csv
 import io
 
-from hpc_itt import plan
 from hpc_itt.config.flat import flat
 from hpc_itt.config.registry import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 from hpc_itt.stats import ALPHA, arm_stats, paired
+from hpc_itt.study import plan
 from hpc_itt.targets.base import Section, TargetSuite, UnknownTarget
 from hpc_itt.train.head import SequenceHead
 from hpc_itt.train.metrics import PRIMARY

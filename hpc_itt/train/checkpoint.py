@@ -12,8 +12,9 @@ import os
 import shutil
 from pathlib import Path
 
-from hpc_itt import atomic, distributed
+from hpc_itt import atomic
 from hpc_itt.errors import UserError
+from hpc_itt.train import distributed
 
 LATEST, BEST = "latest", "best"
 

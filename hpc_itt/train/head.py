@@ -83,7 +83,7 @@ class SequenceHead(Head):
                        train.max_eval_examples)
 
     def build_model(self, source: str, seed: int):
-        from hpc_itt.models import build_task_model
+        from hpc_itt.train.models import build_task_model
 
         return build_task_model(source, self.num_labels, self.kind, seed)
 
@@ -100,13 +100,19 @@ class SequenceHead(Head):
         return out
 
     def predict(self, engine, batch):
-        batch = dict(batch)
-        batch.pop("labels")
-        logits = engine(**batch).logits.float().cpu().numpy()
-        return list(metrics.predictions_from_logits(self.kind, logits))
+        return predict_sequence(engine, batch, self.kind)
 
     def score(self, split, ds, predictions):
         labels = np.asarray(ds["label"])
         if self.kind == "classification":
             labels = labels.astype(int)
         return metrics.compute(self.kind, np.asarray(predictions), labels)
+
+
+def predict_sequence(engine, batch: dict, kind: str) -> list:
+    """Class ids (or regression values) of a sequence-classification model, one per row: every
+    sequence and pair classification head predicts through this."""
+    batch = dict(batch)
+    batch.pop("labels", None)
+    logits = engine(**batch).logits.float().cpu().numpy()
+    return list(metrics.predictions_from_logits(kind, logits))

@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hpc_itt import atomic, distributed
+from hpc_itt import atomic
 from hpc_itt.config.schema import DataConfig, TrainConfig
 from hpc_itt.data.batching import epoch_batches, eval_batches, padded_fraction
 from hpc_itt.data.prepare import data_fingerprint
 from hpc_itt.errors import UserError
-from hpc_itt.models import load_tokenizer
-from hpc_itt.tb import TBLogger
-from hpc_itt.train import checkpoint, engine as engine_lib
+from hpc_itt.train import checkpoint, distributed
+from hpc_itt.train import engine as engine_lib
 from hpc_itt.train.head import Head
+from hpc_itt.train.models import load_tokenizer
+from hpc_itt.train.tb import TBLogger
 
 RESULT = "result.json"
 

@@ -10,7 +10,7 @@ scheduler reservation (time limits x GPUs) is printed separately by the Slurm dr
 from __future__ import annotations
 
 from hpc_itt.config.schema import StudyConfig
-from hpc_itt import plan
+from hpc_itt.study import plan
 from hpc_itt.xtreme import runner, tasks
 
 # task -> (English training examples over all phases, test examples per language, candidates: per language

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from hpc_itt.config.schema import TrainConfig
-from hpc_itt.data.prepare import tokenizer_id
 from hpc_itt.data.fingerprint import fingerprint
+from hpc_itt.data.prepare import text_encoder, tokenizer_id
 from hpc_itt.errors import UserError
-from hpc_itt.train.head import Head
+from hpc_itt.train.head import Head, predict_sequence
 from hpc_itt.xtreme import data, features, formats, metrics
 from hpc_itt.xtreme.tasks import XtremeTask
 
@@ -159,23 +159,20 @@ class XtremeHead(Head):
 # ---- sentence pairs (XNLI) ----------------------------------------------------------------------
 @dataclass
 class PairHead(XtremeHead):
+    """Sentence-pair classification: tokenized, built and predicted as every pair classification
+    task is (MNLI as an intermediate task goes through the same functions); scored per language."""
+
     def _encoder(self, split, max_length):
-        def encode(batch):
-            enc = self.tokenizer(batch["text_a"], batch["text_b"], truncation=True, max_length=max_length)
-            return {**{k: enc[k] for k in _INPUTS if k in enc}, "label": batch["label"],
-                    "length": [len(ids) for ids in enc["input_ids"]]}
-        return encode
+        encode = text_encoder(self.tokenizer, max_length, pairs=True)
+        return lambda batch: {**encode(batch), "label": batch["label"]}
 
     def build_model(self, source, seed):
-        from hpc_itt.models import build_model
+        from hpc_itt.train.models import build_task_model
 
-        return build_model(source, "AutoModelForSequenceClassification", seed, num_labels=len(self.task.labels),
-                           problem_type="single_label_classification")
+        return build_task_model(source, len(self.task.labels), "classification", seed)
 
     def predict(self, engine, batch):
-        batch = dict(batch)
-        batch.pop("labels", None)
-        return list(engine(**batch).logits.float().argmax(-1).cpu().numpy())
+        return predict_sequence(engine, batch, "classification")
 
     def score(self, split, ds, predictions):
         self._require_gold(split, all(label >= 0 for label in ds["label"]))
@@ -191,7 +188,7 @@ class ChoiceHead(XtremeHead):
         return partial(features.encode_choice, tokenizer=self.tokenizer, max_length=max_length)
 
     def build_model(self, source, seed):
-        from hpc_itt.models import build_model
+        from hpc_itt.train.models import build_model
 
         return build_model(source, self.auto_class, seed, keep_head=self.keep_head)
 
@@ -211,7 +208,7 @@ class TaggingHead(XtremeHead):
         return partial(features.encode_tagging, tokenizer=self.tokenizer, label2id=label2id, max_length=max_length)
 
     def build_model(self, source, seed):
-        from hpc_itt.models import build_model
+        from hpc_itt.train.models import build_model
 
         labels = self.task.labels
         return build_model(source, "AutoModelForTokenClassification", seed, num_labels=len(labels),
@@ -249,7 +246,7 @@ class QAHead(XtremeHead):
         return partial(encode, tokenizer=self.tokenizer, max_length=max_length, doc_stride=self.doc_stride)
 
     def build_model(self, source, seed):
-        from hpc_itt.models import build_model
+        from hpc_itt.train.models import build_model
 
         # num_labels sizes the span head (start, end): a consolidated NLI checkpoint says 3
         return build_model(source, "AutoModelForQuestionAnswering", seed, num_labels=2)
@@ -292,7 +289,7 @@ class EmbeddingHead(XtremeHead):
         return encode
 
     def build_model(self, source, seed):
-        from hpc_itt.models import build_model
+        from hpc_itt.train.models import build_model
 
         return build_model(source, "AutoModel", seed)
 

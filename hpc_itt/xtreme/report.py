@@ -14,9 +14,9 @@ import io
 import itertools
 import statistics
 
-from hpc_itt import plan
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.stats import paired
+from hpc_itt.study import plan
 from hpc_itt.xtreme import score, tasks
 
 TASK_LABELS = {"xnli": "XNLI", "xcopa": "XCOPA", "udpos": "UD-POS", "panx": "PAN-X", "xquad": "XQuAD",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from hpc_itt import plan
 from hpc_itt.config.schema import StudyConfig, TrainConfig
+from hpc_itt.study import plan
 from hpc_itt.train import loop
 from hpc_itt.xtreme import tasks
 from hpc_itt.xtreme.heads import HEADS
@@ -81,7 +81,7 @@ def _job(study: StudyConfig, cell: plan.Cell, source: str, cfg: TrainConfig, hea
 
 def _export(phase_dir: Path, base_source: str, cfg: TrainConfig, auto_class: str) -> str:
     """The phase's selected checkpoint as a from_pretrained folder (head included) for the next phase."""
-    from hpc_itt.consolidate import consolidate
+    from hpc_itt.study.consolidate import consolidate
 
     target = phase_dir / "model"
     consolidate(phase_dir, target, base_source, 0, "phase", cfg.select, auto_class=auto_class)

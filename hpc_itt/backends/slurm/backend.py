@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpc_itt import tensorboard_server
+from hpc_itt.backends import tensorboard_server
 from hpc_itt.backends.base import Backend, JobShape
 from hpc_itt.backends.slurm import chain, jobs, preview
 from hpc_itt.backends.slurm import executor as slurm_executor
 from hpc_itt.config.schema import ClusterConfig, StudyConfig
 from hpc_itt.console import say
-from hpc_itt.plan import jobs_folder
+from hpc_itt.study.plan import jobs_folder
 
 
 class SlurmBackend(Backend):

@@ -3,14 +3,14 @@
     intermediate job (nodes x tasks) ─aftercorr→ consolidation job ─afterok→ target array ─afterany→ report job
 
 The caller (pipeline.execute) has already prepared, on the login node, everything the jobs read
-(hpc_itt.readiness); work still queued or running is not submitted again.
+(hpc_itt.study.readiness); work still queued or running is not submitted again.
 """
 from __future__ import annotations
 
 import contextlib
 import time
 
-from hpc_itt import job_records, lease, plan, targets
+from hpc_itt import targets
 from hpc_itt.backends.base import JobShape
 from hpc_itt.backends.slurm import executor as slurm_executor
 from hpc_itt.backends.slurm.jobs import live_jobs
@@ -18,7 +18,8 @@ from hpc_itt.config.files import REPO_ROOT
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.console import say
 from hpc_itt.errors import UserError
-from hpc_itt.plan import jobs_folder, pending_intermediate
+from hpc_itt.study import job_records, lease, plan
+from hpc_itt.study.plan import jobs_folder, pending_intermediate
 
 # The chain's steps: (job name, shape). The dry run's preview renders the same jobs.
 STEPS = {"intermediate": ("itt-intermediate", JobShape.distributed),
@@ -68,7 +69,12 @@ def _submit(study: StudyConfig, stage: str, sources: dict[str, str], submitted: 
     (task i after task i: `aftercorr`) → target array (after every consolidation) → report.
     Work whose job is still queued or running (squeue, from the job ids recorded at submission) is
     not submitted again; cells that need an intermediate run still in flight wait for its job."""
-    from hpc_itt.stages import ConsolidateStage, IntermediateStage, ReportStage, TargetCell
+    from hpc_itt.study.stages import (
+        ConsolidateStage,
+        IntermediateStage,
+        ReportStage,
+        TargetCell,
+    )
 
     cluster = study.cluster
     live = live_jobs()

@@ -2,9 +2,10 @@
 GPU-hours they reserve — built without Slurm and without submitting anything."""
 from __future__ import annotations
 
-from hpc_itt import plan, targets
+from hpc_itt import targets
 from hpc_itt.backends.slurm.chain import step_executor
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.study import plan
 
 
 def sbatch_script(study: StudyConfig, step: str, array: int | None = None, dependency: str | None = None) -> str:

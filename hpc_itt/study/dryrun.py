@@ -2,9 +2,10 @@
 submission and no network access."""
 from __future__ import annotations
 
-from hpc_itt import plan, targets
+from hpc_itt import targets
 from hpc_itt.config.registry import resolve_model
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.study import plan
 
 
 def describe(study: StudyConfig, stage: str) -> str:
@@ -23,7 +24,7 @@ def describe(study: StudyConfig, stage: str) -> str:
         for model, task in plan.intermediate_pairs(study):
             done = (plan.consolidated_dir(study, model, task) / "manifest.json").is_file()
             if done:
-                from hpc_itt.provenance import Ledger
+                from hpc_itt.study.provenance import Ledger
 
                 done = "  [consolidated: skip]" if Ledger(study).consolidated(model, task) else "  [stale: --rerun-changed]"
             lines.append(f"    {model}/{task}: {plan.intermediate_dir(study, model, task)}{done or ''}")
@@ -53,7 +54,7 @@ def _cell_states(study: StudyConfig, cells: list) -> dict:
     finished = [cell for cell in cells if plan.is_done(study, cell)]
     if not finished:
         return {cell: "pending" for cell in cells}
-    from hpc_itt.provenance import Ledger
+    from hpc_itt.study.provenance import Ledger
 
     ledger = Ledger(study)
     return {cell: ("done" if ledger.done(cell) else "stale") if cell in finished else "pending" for cell in cells}

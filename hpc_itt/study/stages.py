@@ -15,10 +15,11 @@ from dataclasses import asdict
 
 import submitit
 
-from hpc_itt import atomic, job_records, lease, plan, provenance, readiness, targets
+from hpc_itt import atomic, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.console import quiet_progress
 from hpc_itt.errors import UserError
+from hpc_itt.study import job_records, lease, plan, provenance, readiness
 
 
 def _quiet_and_threads(cpus: int) -> None:
@@ -94,8 +95,8 @@ class ConsolidateStage(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict:
         from hpc_itt.config.registry import resolve_task
-        from hpc_itt.consolidate import consolidate
         from hpc_itt.data.sources import num_labels
+        from hpc_itt.study.consolidate import consolidate
 
         readiness.preflight(self.study)
         found, changes = provenance.Ledger(self.study).intermediate_state(self.model, self.task)

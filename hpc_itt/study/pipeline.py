@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 
-from hpc_itt import backends, plan, provenance, readiness, report, status
+from hpc_itt import backends, report
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.console import say
 from hpc_itt.errors import UserError
+from hpc_itt.study import plan, provenance, readiness, status
 
 STAGES = ("prepare", "intermediate", "consolidate", "target", "report", "all", "status", "tensorboard")
 
@@ -44,5 +45,5 @@ def execute(study: StudyConfig, stage: str, port: int = 6006, rerun_changed: boo
 
 def prepare(study: StudyConfig, sources: dict[str, str]) -> dict:
     """Load and tokenize every dataset once, here, check it loads offline, and write the readiness
-    manifest, so jobs only read the caches (hpc_itt.readiness)."""
+    manifest, so jobs only read the caches (hpc_itt.study.readiness)."""
     return readiness.prepare(study, sources, say)

@@ -37,7 +37,7 @@ def consolidate(train_dir: str | Path, out_dir: str | Path, model_source: str, n
     tmp = out_dir.parent / f".tmp-{out_dir.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
-    from hpc_itt.models import load_tokenizer
+    from hpc_itt.train.models import load_tokenizer
 
     load_tokenizer(model_source).save_pretrained(tmp)
     manifest = _manifest(tmp, train_dir, tag, model_source, kind, num_labels, len(state_dict))
@@ -52,7 +52,9 @@ def fp32_state_dict(ckpt: Path, tag: str) -> dict[str, torch.Tensor]:
     folder = ckpt / tag
     try:
         if any(folder.glob("*zero_pp_rank_*")):
-            from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+            from deepspeed.utils.zero_to_fp32 import (
+                get_fp32_state_dict_from_zero_checkpoint,
+            )
 
             return get_fp32_state_dict_from_zero_checkpoint(str(ckpt), tag=tag)
         # ZeRO-0 writes no partitioned state: every rank held the whole module.

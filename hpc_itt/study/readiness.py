@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpc_itt import atomic, plan, targets
+from hpc_itt import atomic, targets
 from hpc_itt.config.registry import resolve_model, resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
+from hpc_itt.study import plan
 
 MANIFEST = "readiness.json"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -55,7 +56,7 @@ def prepare(study: StudyConfig, sources: dict[str, str], say=lambda message: Non
 def prepared_datasets(study: StudyConfig, sources: dict[str, str], say=lambda message: None) -> list[dict]:
     from hpc_itt.data.prepare import prepare as prepare_dataset
     from hpc_itt.data.sources import describe, source_of
-    from hpc_itt.models import load_tokenizer
+    from hpc_itt.train.models import load_tokenizer
 
     entries = []
     for model, source in sources.items():
@@ -86,7 +87,7 @@ def _model_entry(name: str, source: str) -> dict:
     files = {str(p): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {}
     if not files:
         raise UserError(f"model {name!r}: {source} is not a local folder after prepare (is the hub reachable?)")
-    from hpc_itt.provenance import model_identity
+    from hpc_itt.study.provenance import model_identity
 
     return {"source": source, "hub_id": spec.hub_id, "revision": model_identity(name)["model.revision"],
             "files": files}
@@ -162,7 +163,7 @@ def _offline_check(study: StudyConfig, sources: dict[str, str], expected: list[d
         path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = dict(os.environ, **OFFLINE_ENV, PYTHONPATH=path)
         try:
-            proc = subprocess.run([sys.executable, "-m", "hpc_itt.readiness", str(job)], env=env, capture_output=True,
+            proc = subprocess.run([sys.executable, "-m", "hpc_itt.study.readiness", str(job)], env=env, capture_output=True,
                                   text=True, timeout=_CHECK_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise UserError(f"readiness check: loading everything offline took over {_CHECK_TIMEOUT_S} s") from None

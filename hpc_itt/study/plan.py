@@ -121,6 +121,6 @@ def cell_hparams(study: StudyConfig, cell: Cell, train: TrainConfig, epochs: int
 
 
 def model_sources(study: StudyConfig, download: bool = False) -> dict[str, str]:
-    from hpc_itt.models import model_source
+    from hpc_itt.train.models import model_source
 
     return {name: model_source(resolve_model(name), download=download) for name in study.models}

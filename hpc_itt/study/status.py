@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpc_itt import backends, lease, plan, targets
+from hpc_itt import backends, targets
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
-from hpc_itt.job_records import FAILED, cell_job, run_jobs
+from hpc_itt.study import lease, plan
+from hpc_itt.study.job_records import FAILED, cell_job, run_jobs
 
 
 def cell_states(study: StudyConfig) -> list[dict]:
@@ -21,7 +22,7 @@ def cell_states(study: StudyConfig) -> list[dict]:
 
 
 def _cell_states(study: StudyConfig) -> tuple[list[dict], str | None]:
-    from hpc_itt.provenance import Ledger
+    from hpc_itt.study.provenance import Ledger
 
     ledger, rows = Ledger(study), []
     for cell in targets.cells(study):
@@ -88,7 +89,7 @@ def table(study: StudyConfig) -> str:
 
 def _run_lines(study: StudyConfig) -> list[str]:
     """One line per intermediate run: consolidated, stale, running, or its jobs' scheduler states."""
-    from hpc_itt.provenance import Ledger
+    from hpc_itt.study.provenance import Ledger
 
     pairs = plan.intermediate_pairs(study)
     if not pairs:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hpc_itt import plan
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.study import plan
 
 
 def write_all(study: StudyConfig, rows: list[dict], out: Path) -> list[str]:

@@ -21,12 +21,13 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from hpc_itt import atomic, plan, targets
+from hpc_itt import atomic, targets
 from hpc_itt.config.flat import flat as _flat
 from hpc_itt.config.registry import resolve_model
 from hpc_itt.config.schema import StudyConfig, TrainConfig
-from hpc_itt.consolidate import sha256_file
 from hpc_itt.errors import UserError
+from hpc_itt.study import plan
+from hpc_itt.study.consolidate import sha256_file
 
 RECORD = "settings.json"
 WORLD_SIZE = "intermediate.world_size"
@@ -44,10 +45,10 @@ def model_identity(name: str) -> dict:
     or a content hash of a local folder. Never touches the network."""
     spec = resolve_model(name)
     if spec.hub_id:
-        from hpc_itt.models import hub_revision
+        from hpc_itt.train.models import hub_revision
 
         return {"model": name, "model.source": spec.hub_id, "model.revision": hub_revision(spec)}
-    from hpc_itt.models import model_source
+    from hpc_itt.train.models import model_source
 
     return {"model": name, "model.source": spec.asset or spec.path, "model.revision": folder_hash(model_source(spec))}
 
@@ -234,7 +235,7 @@ def check_or_supersede(study: StudyConfig, ledger: Ledger, stage: str, rerun_cha
     if stage == "target" and any(what.startswith("intermediate") for what, *_ in stale):
         raise UserError("the ITT checkpoints these cells start from were made with other settings: "
                         "run --stage all --rerun-changed (or --stage intermediate --rerun-changed first)")
-    from hpc_itt import lease
+    from hpc_itt.study import lease
 
     busy = [(what, held) for what, folder, *_ in stale if (held := lease.holder(folder))]
     if busy:

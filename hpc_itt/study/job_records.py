@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hpc_itt import atomic, plan
+from hpc_itt import atomic
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.study import plan
 
 JOB = "job.json"
 FAILED = "FAILED"

@@ -3,8 +3,10 @@ summary.txt, the suites' own files (report.csv, report.tex, xtreme.csv, ...) and
 Missing cells are listed, never dropped; results made with other settings are not counted."""
 from __future__ import annotations
 
-from hpc_itt import atomic, plan, provenance, targets
+from hpc_itt import atomic, targets
 from hpc_itt.config.schema import StudyConfig
+from hpc_itt.report import plots
+from hpc_itt.study import plan, provenance
 
 
 def sections(study: StudyConfig, ledger: provenance.Ledger) -> list[targets.Section]:
@@ -30,13 +32,11 @@ def write(study: StudyConfig) -> dict:
         files.update(part.files)
     for name, text in files.items():
         atomic.write_text(out / name, text)
-    from hpc_itt import report_plots
-
     rows = [row for part in parts for row in part.plot_rows]
-    plots = report_plots.write_all(study, rows, out)
+    figures = plots.write_all(study, rows, out)
     missing = [cell for part in parts for cell in part.missing]
     return {"dir": str(out), "rows": rows, "missing": [c.key for c in missing], "markdown": files["report.md"],
-            "plots": plots, "not_counted": sorted(ledger.not_current)}
+            "plots": figures, "not_counted": sorted(ledger.not_current)}
 
 
 def show(study: StudyConfig) -> dict:
