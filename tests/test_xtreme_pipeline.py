@@ -47,7 +47,7 @@ def test_every_cell_scores_every_configured_language(run):
         assert list(metrics["languages"]) == study.xtreme.languages[cell.target], cell.key
         expected = set(task.metrics)
         for lang, scores in metrics["languages"].items():
-            assert expected <= set(scores) and all(0 <= v <= 100 for v in scores.values()), (cell.key, lang)
+            assert expected <= set(scores) and all(0 <= v <= 1 for v in scores.values()), (cell.key, lang)
         assert metrics["model_source"].endswith("consolidated") == (cell.arm == "itt")
 
 

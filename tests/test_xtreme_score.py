@@ -138,13 +138,14 @@ NO, EN, MULTI = "no ITT", "ITT: nli-en", "ITT: nli-multi"
 
 
 def cell_metrics(cell: plan.Cell) -> dict:
+    """A cell's result.json as a head stores it: fractions (the report shows them 0-100)."""
     if cell.target == "xnli":
         languages = {lang: {"accuracy": XNLI[cell.task][cell.seed] + off} for lang, off in OFFSET.items()}
     else:
         languages = {lang: {"f1": MLQA_F1[cell.task][cell.seed] + off,
                             "exact_match": MLQA_F1[cell.task][cell.seed] + off - EM_GAP}
                      for lang, off in OFFSET.items()}
-    return {"test": {}, "languages": languages}
+    return {"test": {}, "languages": {lang: {m: v / 100 for m, v in scores.items()} for lang, scores in languages.items()}}
 
 
 def make_study(tmp_path, *extra, skip=()):

@@ -13,6 +13,7 @@ from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError, choices
 from hpc_itt.study import plan
 from hpc_itt.targets.base import Section, TargetSuite
+from hpc_itt.train.metrics import SCALE as METRIC_SCALE
 from hpc_itt.xtreme.heads import EmbeddingHead
 from hpc_itt.xtreme.tasks import XtremeTask
 
@@ -76,7 +77,7 @@ class DjangoRetrieval(TargetSuite):
 
     def cell_settings(self, study: StudyConfig, cell) -> dict:
         return {**flat("django", study.django), "django.languages": list(languages(study)),
-                "django.version": _version()}
+                "django.version": _version(), "metrics.scale": METRIC_SCALE}
 
     def prepare(self, study: StudyConfig, model: str, targets: list[str], tokenizer, say) -> list[tuple]:
         splits = head(study).prepare(tokenizer, study.target)
@@ -119,9 +120,9 @@ def report_section(study: StudyConfig, ledger) -> Section:
                 if found is None:
                     missing.append(cell)
                     continue
-                for lang in langs:
-                    per_lang[lang].append(found["languages"][lang]["accuracy"])
-                seeds_mean[seed] = found["test"]["accuracy"]
+                for lang in langs:  # shown 0-100, as the Tatoeba task it is scored like
+                    per_lang[lang].append(100 * found["languages"][lang]["accuracy"])
+                seeds_mean[seed] = 100 * found["test"]["accuracy"]
             means[(model, label)] = seeds_mean
             overall = arm_stats("x", list(seeds_mean.values()))
             cells = [_fmt(arm_stats("x", per_lang[lang])) for lang in langs]

@@ -11,6 +11,7 @@ from hpc_itt.config.registry import resolve_task
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.errors import UserError
 from hpc_itt.targets.base import Section, TargetSuite
+from hpc_itt.train.metrics import SCALE as METRIC_SCALE
 from hpc_itt.xtreme import estimate, runner, tasks
 from hpc_itt.xtreme import report as xtreme_report
 
@@ -49,6 +50,7 @@ class XtremeR(TargetSuite):
         task = tasks.get(cell.target)
         out = {k: v for k, v in flat("xtreme", study.xtreme).items() if k not in _NOT_CELL}
         out["xtreme.languages"] = study.xtreme.languages.get(cell.target)
+        out["metrics.scale"] = METRIC_SCALE  # results stored 0-100 before are not read as fractions
         out["xtreme.hub"] = {name: [h._asdict() for h in HUB.get(name, ())]
                              for name in (*task.train, task.dev, task.test) if name}
         return out

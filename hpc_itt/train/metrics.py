@@ -1,11 +1,15 @@
-"""Task metrics. scikit-learn/scipy rather than `evaluate`: `evaluate.load` fetches metric scripts
-from the hub at run time, which offline clusters (and CI) cannot do."""
+"""Task metrics, on the project's one scale: every score a head returns, result.json stores,
+TensorBoard logs and the statistics compare is a fraction (accuracy 0.78, not 78; correlations
+-1..1). Reports that follow a benchmark's convention (XTREME-R's 0-100) convert when they show
+them (`percent`). scikit-learn/scipy rather than `evaluate`: `evaluate.load` fetches metric
+scripts from the hub at run time, which offline clusters (and CI) cannot do."""
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 
+SCALE = "fraction"  # recorded in the settings of cells whose metrics were once stored 0-100
 PRIMARY = {"classification": "accuracy", "regression": "pearson"}
 
 
@@ -27,3 +31,14 @@ def _corr(fn, a, b) -> float:
 
 def predictions_from_logits(kind: str, logits: np.ndarray) -> np.ndarray:
     return logits[:, 0] if kind == "regression" else logits.argmax(axis=-1)
+
+
+def from_percent(scores: dict[str, float]) -> dict[str, float]:
+    """A 0-100 metric table (an official script's) on the project's scale."""
+    return {name: value / 100.0 for name, value in scores.items()}
+
+
+def percent(scores: dict[str, float]) -> dict[str, float]:
+    """Stored scores shown on a 0-100 scale (rounded to 10 decimals: 0.56 shows as 56.0, not
+    56.00000000000001; far below any score's resolution)."""
+    return {name: round(100.0 * value, 10) for name, value in scores.items()}

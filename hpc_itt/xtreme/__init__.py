@@ -37,5 +37,6 @@ Example records (plain dicts, one `datasets` row each; every reader produces exa
                     dual-encoder training pairs (SQuAD question -> answer sentence; Wikipedia
                     mention -> entity)
 
-Metrics are on a 0-100 scale, as in the XTREME papers and the official evaluate.py.
+`metrics` computes on a 0-100 scale, as in the XTREME papers and the official evaluate.py; the heads
+store them on the project's one scale (fractions, hpc_itt.train.metrics) and the report shows 0-100.
 """

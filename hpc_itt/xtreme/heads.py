@@ -2,7 +2,8 @@
 
 Each head trains on one English dataset (a phase), selects checkpoints on English validation data
 and scores the selected model zero-shot on every language: splits `test/<lang>`. Scores use
-`hpc_itt.xtreme.metrics` (0-100), and result.json gets the per-language table under "languages"
+`hpc_itt.xtreme.metrics` (0-100, as evaluate.py), stored on the project's one scale (fractions,
+`hpc_itt.train.metrics`), and result.json gets the per-language table under "languages"
 and the language average under "test".
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hpc_itt.data.fingerprint import fingerprint
 from hpc_itt.data.prepare import text_encoder, tokenizer_id
 from hpc_itt.errors import UserError
 from hpc_itt.train.head import Head, predict_sequence
+from hpc_itt.train.metrics import from_percent
 from hpc_itt.xtreme import data, features, formats, metrics
 from hpc_itt.xtreme.tasks import XtremeTask
 
@@ -140,6 +142,15 @@ class XtremeHead(Head):
         return batch
 
     # ---- results ---------------------------------------------------------------------------
+    def official_score(self, split: str, ds, predictions: list) -> dict[str, float]:
+        """The split's metrics as google-research/xtreme's evaluate.py computes them (0-100)."""
+        raise NotImplementedError
+
+    def score(self, split, ds, predictions):
+        # result.json, TensorBoard and checkpoint selection use the project's one scale
+        # (hpc_itt.train.metrics: fractions); the XTREME-R report shows them as 0-100 again.
+        return from_percent(self.official_score(split, ds, predictions))
+
     def test_result(self, per_split):
         if not per_split:  # an earlier phase (SIQA before COPA) is not scored per language
             return {"test": {}, "languages": {}}
@@ -174,7 +185,7 @@ class PairHead(XtremeHead):
     def predict(self, engine, batch):
         return predict_sequence(engine, batch, "classification")
 
-    def score(self, split, ds, predictions):
+    def official_score(self, split, ds, predictions):
         self._require_gold(split, all(label >= 0 for label in ds["label"]))
         return {"accuracy": metrics.accuracy(predictions, ds["label"])}
 
@@ -195,7 +206,7 @@ class ChoiceHead(XtremeHead):
     def collate(self, rows):
         return features.collate_choice(rows, self.tokenizer)
 
-    predict, score = PairHead.predict, PairHead.score  # argmax over classes or over choices
+    predict, official_score = PairHead.predict, PairHead.official_score  # argmax over classes or over choices
 
 
 # ---- token classification (UD-POS, PAN-X) --------------------------------------------------------
@@ -226,7 +237,7 @@ class TaggingHead(XtremeHead):
         logits = engine(**batch).logits.float().cpu()
         return [row[m].numpy() for row, m in zip(logits, mask.cpu())]
 
-    def score(self, split, ds, predictions):
+    def official_score(self, split, ds, predictions):
         examples = self._examples[split]
         gold = examples["tags"]
         self._require_gold(split, all(len(tags) for tags in gold))
@@ -264,7 +275,7 @@ class QAHead(XtremeHead):
         starts, ends = out.start_logits.float().cpu(), out.end_logits.float().cpu()
         return [(s[m].numpy(), e[m].numpy()) for s, e, m in zip(starts, ends, mask)]
 
-    def score(self, split, ds, predictions):
+    def official_score(self, split, ds, predictions):
         examples = self._examples[split]
         answers = features.decode_qa(examples, ds, [p[0] for p in predictions], [p[1] for p in predictions],
                                      self.n_best, self.max_answer_length)
@@ -310,7 +321,7 @@ class EmbeddingHead(XtremeHead):
     def predict(self, engine, batch):
         return list(self.embed(engine, batch, self._layer(engine)).detach().cpu().numpy())
 
-    def score(self, split, ds, predictions):
+    def official_score(self, split, ds, predictions):
         embeddings = np.stack(predictions)
         roles = np.asarray(ds["role"])
         if split == "pool":  # the shared candidates: kept for the query languages' splits
@@ -378,9 +389,9 @@ class DualEncoderHead(EmbeddingHead):
             return list(zip(emb[:half], emb[half:]))
         return list(emb)
 
-    def score(self, split, ds, predictions):
+    def official_score(self, split, ds, predictions):
         if "q_input_ids" not in ds.column_names:
-            return super().score(split, ds, predictions)
+            return super().official_score(split, ds, predictions)
         # validation pairs: each held-out query searches all held-out candidates
         queries, candidates = np.stack([p[0] for p in predictions]), np.stack([p[1] for p in predictions])
         ids = [str(i) for i in ds["rid"]]

@@ -17,6 +17,7 @@ import statistics
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.stats import paired
 from hpc_itt.study import plan
+from hpc_itt.train.metrics import percent
 from hpc_itt.xtreme import score, tasks
 
 TASK_LABELS = {"xnli": "XNLI", "xcopa": "XCOPA", "udpos": "UD-POS", "panx": "PAN-X", "xquad": "XQuAD",
@@ -36,7 +37,7 @@ def arms(study: StudyConfig) -> list[tuple[str, str, str]]:
 
 
 def collect(study: StudyConfig, ledger) -> dict:
-    """{model: {arm label: {"seeds": {seed: {target: per-language metrics}}}}} and the missing cells."""
+    """{model: {arm label: {"seeds": {seed: {target: per-language metrics (0-100)}}}}} and the missing cells."""
     found, missing = {}, []
     for model in study.models:
         for label, task, arm in arms(study):
@@ -48,7 +49,8 @@ def collect(study: StudyConfig, ledger) -> dict:
                     if metrics is None:
                         missing.append(cell)
                         continue
-                    seeds.setdefault(seed, {})[target] = metrics["languages"]
+                    seeds.setdefault(seed, {})[target] = {lang: percent(scores)  # XTREME-R's 0-100
+                                                          for lang, scores in metrics["languages"].items()}
             found.setdefault(model, {})[label] = seeds
     return {"results": found, "missing": missing}
 
