@@ -92,7 +92,9 @@ def test_two_processes_on_one_study_train_every_cell_once(trained_intermediate):
                if ": test {" in line]
     keys = ["/".join(d.parts[-5:]) for d in cell_dirs(tmp)]
     assert sorted(trained) == sorted(keys) and len(keys) == 4  # every cell trained by exactly one process
-    assert "already queued or running elsewhere: skipped" in outs[1][0] or "finished by another process" in outs[1][0]
+    # whichever process reached the grid first, the other one found cells in its hands
+    assert any(message in out for out, _ in outs
+               for message in ("already queued or running elsewhere: skipped", "finished by another process"))
     for folder in cell_dirs(tmp):
         assert (folder / "DONE").is_file() and not (folder / "FAILED").exists()
         assert lease.holder(folder) is None and "FAILED" not in outs[0][0] + outs[1][0]

@@ -1,6 +1,6 @@
 """Unit tests of small pure functions, with values worked out by hand: sacct's array ids
 (backends.slurm.jobs._expand), the DeepSpeed precision keys (engine.ds_config), the warmup + linear-decay
-factor (engine.lr_lambda) and checkpoint pruning (checkpoint._prune)."""
+factor (engine.lr_lambda), checkpoint pruning (checkpoint._prune) and atomic writes under concurrency."""
 import os
 from pathlib import Path
 
@@ -184,3 +184,68 @@ def test_prune_touches_only_step_folders(tmp_path):
     (root / "step0").write_text("a file, not a folder")
     checkpoint._prune(root, keep=1)
     assert left(root) == {"step3", "latest", ".tmp-step9", "consolidated", "step0"}
+
+
+# --------------------------------------------------------------------------- atomic.replacing
+def test_concurrent_writers_of_one_path_never_collide(tmp_path):
+    """Two reports written at once (two processes on one study) once shared a fixed temp name, and
+    the slower rename failed. Each writer now has its own temp file: every write lands whole."""
+    import multiprocessing
+
+    from hpc_itt import atomic
+
+    target = tmp_path / "report.md"
+    texts = [str(i) * 20_000 for i in range(8)]
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        pool.starmap(atomic.write_text, [(target, text) for text in texts for _ in range(5)])
+    assert target.read_text() in texts
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # no temp file left behind
+
+
+def _save_a_plot(path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hpc_itt.report import plots
+
+    for _ in range(3):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        plots._save(fig, path)
+
+
+def test_two_reports_saving_one_plot_at_once(tmp_path):
+    """The failure CI saw: two `--stage target` processes on one study finished together and both
+    saved delta.png through one temp name; one rename found the file gone."""
+    import multiprocessing
+
+    target = tmp_path / "delta.png"
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        pool.map(_save_a_plot, [target] * 4)
+    assert target.read_bytes().startswith(b"\x89PNG") and [p.name for p in tmp_path.iterdir()] == ["delta.png"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
+    from hpc_itt import atomic
+
+    target = tmp_path / "delta.png"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic.replacing(target, suffix=".png") as tmp:
+            assert tmp.suffix == ".png" and tmp.parent == tmp_path
+            tmp.write_text("half")
+            raise RuntimeError("the plot failed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["delta.png"]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    from hpc_itt import atomic
+
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "result.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "result.json").stat().st_mode & 0o777 == 0o644  # readable by the group, as open() makes it

@@ -2,9 +2,9 @@
 learning curves read back from TensorBoard event files."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from hpc_itt import atomic
 from hpc_itt.config.schema import StudyConfig
 from hpc_itt.study import plan
 
@@ -80,8 +80,7 @@ def curves_plot(curves: dict):
 def _save(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic.replacing(path, suffix=path.suffix) as tmp:  # two reports at once: each its own temp file
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
     return str(path)
