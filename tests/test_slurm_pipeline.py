@@ -68,7 +68,7 @@ def test_chain_is_submitted_at_once_and_returns(chain):
     assert len(snapshots) == 1  # jobs run from a copy of the code taken at submission
     workdir = subprocess.run(["sacct", "-n", "-X", "--parsable2", "-o", "WorkDir", "-j", intermediate],
                              capture_output=True, text=True).stdout.split()[0]
-    assert workdir == str(snapshots[0].parents[1])
+    assert workdir == str(snapshots[0].parents[2])  # <snapshot>/hpc_itt/study/stages.py
     print(f"\nslurm chain: submit returned after {returned:.1f} s, intermediate submit-to-start {latency:.0f} s "
           f"(sacct, 1 s resolution), report written after {finished:.1f} s")
 
