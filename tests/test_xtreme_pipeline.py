@@ -82,10 +82,13 @@ def test_report_has_the_xtreme_tables_with_the_cells_numbers(run):
     assert "not the XTREME-R score" in report  # reduced language sets
     for label in ("XNLI", "XCOPA", "UD-POS", "PAN-X", "XQuAD", "MLQA", "TyDiQA", "Tatoeba", "LAReQA", "Mewsli-X"):
         assert f"### {label} per language — tiny-xlmr" in report
-    # no-ITT row of the per-arm table: each task score recomputed from the cells' metrics
+    # no-ITT row of the per-arm table: each task score recomputed from the cells' metrics, which are
+    # stored as fractions and shown 0-100
     scores = {}
     for target in study.targets:
         langs = plan.read_metrics(study, plan.Cell("tiny-xlmr", "none", target, "no_itt", 1))["languages"]
+        langs = {lang: {m: 100 * v for m, v in metrics.items()} for lang, metrics in langs.items()}
+        assert all(0 <= v <= 100 for metrics in langs.values() for v in metrics.values())
         scores[target] = score.task_score(target, langs, tuple(study.xtreme.languages[target]))
     overall = score.overall(scores, study.targets)
     row = next(line for line in report.splitlines() if line.startswith("| tiny-xlmr | no ITT |"))
