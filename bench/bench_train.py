@@ -463,8 +463,8 @@ def padding(s: Settings) -> dict:
     from hpc_itt.data.batching import epoch_batches
 
     lengths = list(tokenized(s, None)["train"]["length"])
-    grouped = epoch_batches(lengths, s.micro_batch, s.nproc, s.seed, 0, grouped=True)
-    shuffled = epoch_batches(lengths, s.micro_batch, s.nproc, s.seed, 0, grouped=False)
+    grouped = epoch_batches(lengths, s.micro_batch, s.micro_batch * s.nproc, s.nproc, s.seed, 0, grouped=True)
+    shuffled = epoch_batches(lengths, s.micro_batch, s.micro_batch * s.nproc, s.nproc, s.seed, 0, grouped=False)
     schemes = {"hpc_itt_grouped": (grouped, None), "random_dynamic": (shuffled, None),
                "fixed_max_length": (shuffled, s.max_length), "hf_length_grouped": (hf_rank_batches(lengths, s), None)}
     fractions = {name: pad_fraction(per_rank, lengths, fixed) for name, (per_rank, fixed) in schemes.items()}

@@ -91,23 +91,41 @@ def test_length_grouped_batches_pad_less_and_are_deterministic(tiny_bert):
 
     def pad_fraction(grouped):
         pads = total = 0
-        for batch in epoch_batches(lengths, 16, 1, seed=1, epoch=0, grouped=grouped)[0]:
+        for batch in epoch_batches(lengths, 16, 16, 1, seed=1, epoch=0, grouped=grouped)[0]:
             p, t = padded_fraction(collate([ds[i] for i in batch]))
             pads, total = pads + p, total + t
         return pads / total
 
     grouped, random_order = pad_fraction(True), pad_fraction(False)
     assert grouped < random_order / 3, (grouped, random_order)
-    assert epoch_batches(lengths, 16, 2, 1, 0) == epoch_batches(lengths, 16, 2, 1, 0)
-    assert epoch_batches(lengths, 16, 2, 1, 0) != epoch_batches(lengths, 16, 2, 1, 1)
+    assert epoch_batches(lengths, 16, 32, 2, 1, 0) == epoch_batches(lengths, 16, 32, 2, 1, 0)
+    assert epoch_batches(lengths, 16, 32, 2, 1, 0) != epoch_batches(lengths, 16, 32, 2, 1, 1)
 
 
 def test_rank_shards_are_disjoint_and_equal():
     lengths = list(np.random.default_rng(0).integers(5, 60, size=1003))
-    shards = epoch_batches(lengths, 8, 3, seed=0, epoch=0)
+    shards = epoch_batches(lengths, 8, 24, 3, seed=0, epoch=0)
     assert len({len(s) for s in shards}) == 1
     seen = [i for shard in shards for batch in shard for i in batch]
     assert len(seen) == len(set(seen)) and len(seen) >= 1003 - 8 * 3
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_sample_sequence_does_not_depend_on_the_world_size(grouped):
+    """Elastic resume: with one global batch, every world size (and accumulation) runs the same
+    samples at every optimizer step, so a run resumed at another size skips or repeats nothing."""
+    lengths = list(np.random.default_rng(1).integers(5, 60, size=997))
+
+    def steps(world, accum):
+        per_rank = epoch_batches(lengths, 4, 32, world, seed=3, epoch=1, grouped=grouped)
+        assert len(per_rank) == world and all(len(b) == 8 * (997 // 32) // world for b in per_rank)
+        # step k: accumulation slot a of every rank, slot by slot
+        return [sorted(i for a in range(accum) for r in range(world) for i in per_rank[r][k * accum + a])
+                for k in range(len(per_rank[0]) // accum)]
+
+    assert steps(8, 1) == steps(4, 2) == steps(2, 4) == steps(1, 8)
+    with pytest.raises(ValueError, match="not a multiple"):
+        epoch_batches(lengths, 4, 32, 3, seed=3, epoch=1)
 
 
 def test_hub_loading_code_on_a_local_dataset_repo(tmp_path):
@@ -139,5 +157,5 @@ def test_ranks_of_a_step_get_similar_lengths(tiny_bert):
         steps = [[len(b) * max(lengths[i] for i in b) for b in step] for step in zip(*per_rank)]
         return sum(max(s) for s in steps) / sum(sum(s) / len(s) for s in steps)
 
-    grouped = imbalance(epoch_batches(lengths, 16, 2, seed=0, epoch=0))
-    assert grouped < 1.05 and grouped < imbalance(epoch_batches(lengths, 16, 2, seed=0, epoch=0, grouped=False))
+    grouped = imbalance(epoch_batches(lengths, 16, 32, 2, seed=0, epoch=0))
+    assert grouped < 1.05 and grouped < imbalance(epoch_batches(lengths, 16, 32, 2, seed=0, epoch=0, grouped=False))

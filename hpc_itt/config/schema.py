@@ -94,6 +94,9 @@ class TrainConfig:
     lr: float = field(default=5e-5, metadata=rule(lambda v: 0 < v < 1, "a float in (0, 1)"))
     micro_batch_size: int = field(default=16, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
     grad_accum: int = field(default=1, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
+    # Set it to keep one global batch across world sizes (elastic resume on other node counts):
+    # grad_accum is then global / (micro x processes) and the run's identity no longer names a world size.
+    global_batch_size: Optional[int] = field(default=None, metadata=rule(lambda v: v is None or v >= 1, "null or an integer >= 1"))
     max_length: int = field(default=128, metadata=rule(lambda v: 8 <= v <= 4096, "an integer in [8, 4096]"))
     warmup_ratio: float = field(default=0.06, metadata=rule(lambda v: 0 <= v < 1, "a float in [0, 1)"))
     weight_decay: float = field(default=0.01, metadata=rule(lambda v: v >= 0, "a float >= 0"))
@@ -198,3 +201,11 @@ class StudyConfig:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     xtreme: XtremeConfig = field(default_factory=XtremeConfig)
     django: DjangoConfig = field(default_factory=DjangoConfig)
+
+    def check(self) -> None:
+        world = self.cluster.nodes * self.cluster.tasks_per_node
+        wanted = self.intermediate.global_batch_size
+        if wanted is not None and wanted % (self.intermediate.micro_batch_size * world):
+            raise Invalid("intermediate.global_batch_size",
+                          f"{wanted} is not a multiple of micro_batch_size {self.intermediate.micro_batch_size} x "
+                          f"{world} processes ({self.cluster.nodes} nodes x {self.cluster.tasks_per_node} tasks)")

@@ -1,7 +1,8 @@
 """Length-grouped, seeded, rank-sharded batches with dynamic padding.
 
-The batch order is a pure function of (seed, epoch): a resumed job rebuilds the same order and
-skips the batches it already consumed, so it continues exactly where the interrupted one stopped.
+The sample order is a pure function of (seed, epoch, micro and global batch size), not of the
+number of processes: a resumed job rebuilds the same order and skips the samples it already
+consumed, so it continues exactly where the interrupted one stopped, at any world size.
 """
 from __future__ import annotations
 
@@ -13,30 +14,43 @@ import torch
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def epoch_batches(lengths: list[int], micro_batch: int, world: int, seed: int, epoch: int,
-                  grouped: bool = True, group_factor: int = 50) -> list[list[list[int]]]:
-    """Return, per rank, the list of micro-batches (lists of row indices) for one epoch.
+def epoch_order(lengths: list[int], micro_batch: int, global_batch: int, seed: int, epoch: int,
+                grouped: bool = True, group_factor: int = 50) -> list[int]:
+    """The epoch's sequence of sample indices, cut to whole optimizer steps of `global_batch`.
 
-    Grouping: shuffle, cut into mega-batches of `group_factor` micro-batches, sort each by length,
-    then shuffle the steps — similar lengths share a batch and a step (little padding, balanced
-    ranks) yet the order stays random.
-    Every rank gets the same number of batches (a remainder that does not fill all ranks is dropped).
+    It depends on (seed, epoch, micro_batch, global_batch) and never on the number of processes:
+    a run resumed at another world size with the same global batch consumes exactly the same
+    samples at every step (elastic resume), and step k is always `order[k*G:(k+1)*G]`.
+    Grouping: shuffle, cut into mega-batches of about `group_factor` micro-batches (whole steps),
+    sort each by length, then shuffle whole steps: similar lengths share a batch and a step
+    (little padding, balanced ranks) yet the order stays random.
     """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
+    usable = len(order) - len(order) % global_batch
     if grouped:
         lengths_arr = np.asarray(lengths)
-        mega = micro_batch * world * max(1, group_factor // world)  # whole steps: no step spans two
+        mega = global_batch * max(1, (micro_batch * group_factor) // global_batch)
         order = np.concatenate([chunk[np.argsort(-lengths_arr[chunk], kind="stable")]
                                 for chunk in np.split(order, range(mega, len(order), mega))])
-    batches = [order[i:i + micro_batch].tolist() for i in range(0, len(order), micro_batch)]
-    usable = len(batches) - len(batches) % world
-    if grouped:
-        # Shuffle steps, not batches: the `world` neighbouring (similar-length) batches of a step
-        # go to different ranks, so no rank waits on a much longer batch at the same step.
-        steps = [batches[i:i + world] for i in range(0, usable, world)]
-        batches = [b for i in rng.permutation(len(steps)) for b in steps[i]]
-    return [batches[r:usable:world] for r in range(world)]
+        steps = [order[i:i + global_batch] for i in range(0, usable, global_batch)]
+        order = np.concatenate([steps[i] for i in rng.permutation(len(steps))]) if steps else order[:0]
+    return order[:usable].tolist()
+
+
+def epoch_batches(lengths: list[int], micro_batch: int, global_batch: int, world: int, seed: int, epoch: int,
+                  grouped: bool = True, group_factor: int = 50) -> list[list[list[int]]]:
+    """Per rank, the epoch's micro-batches (lists of row indices) in the order that rank runs them.
+
+    Step k's `global_batch` samples are cut into micro-batches; micro-batch j of the step goes to
+    rank j % world as its accumulation slot j // world. So neighbouring (similar-length) batches
+    run at the same time on different ranks, and every rank gets the same number of batches.
+    """
+    if global_batch % (micro_batch * world):
+        raise ValueError(f"global batch {global_batch} is not a multiple of micro batch {micro_batch} x {world} processes")
+    order = epoch_order(lengths, micro_batch, global_batch, seed, epoch, grouped, group_factor)
+    batches = [order[i:i + micro_batch] for i in range(0, len(order), micro_batch)]
+    return [batches[r::world] for r in range(world)]
 
 
 def eval_batches(lengths: list[int], batch_size: int, world: int) -> list[list[list[int]]]:

@@ -65,7 +65,10 @@ def folder_hash(folder: str) -> str:
 
 
 def _train(prefix: str, cfg: TrainConfig) -> dict:
-    return {k: v for k, v in _flat(prefix, cfg).items() if k.split(".")[-1] not in _NOT_RESULT}
+    # An unset global batch is what every run recorded before the field existed: leaving it out
+    # keeps their fingerprints (and their cells current).
+    return {k: v for k, v in _flat(prefix, cfg).items() if k.split(".")[-1] not in _NOT_RESULT
+            and not (k.endswith(".global_batch_size") and v is None)}
 
 
 def _data(study: StudyConfig) -> dict:
@@ -77,7 +80,16 @@ def intermediate_settings(study: StudyConfig, model: str, task: str, identity: d
     return {**identity, "intermediate.task": task,
             **_flat("intermediate.dataset", getattr(dataset, study.data.source)), **_data(study),
             **_train("intermediate", study.intermediate), "intermediate_seed": study.intermediate_seed,
-            WORLD_SIZE: study.cluster.nodes * study.cluster.tasks_per_node}
+            **_world(study)}
+
+
+def _world(study: StudyConfig) -> dict:
+    """With a fixed global batch the world size changes nothing a run computes beyond rounding
+    (elastic resume), so it is not part of the run's identity; otherwise the global batch is
+    micro x accum x world and the world size is."""
+    if study.intermediate.global_batch_size is not None:
+        return {}
+    return {WORLD_SIZE: study.cluster.nodes * study.cluster.tasks_per_node}
 
 
 def cell_settings(study: StudyConfig, cell: plan.Cell, identity: dict) -> dict:

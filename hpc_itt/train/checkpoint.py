@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hpc_itt import atomic
 from hpc_itt.errors import UserError
-from hpc_itt.train import distributed
+from hpc_itt.train import distributed, elastic
 
 LATEST, BEST = "latest", "best"
 
@@ -35,7 +35,8 @@ def write_pointer(root: Path, pointer: str, tag: str) -> None:
 
 def save(engine, root: Path, tag: str, client_state: dict, pointers: tuple[str, ...] = (LATEST,),
          is_main: bool = True, keep: int = 1) -> None:
-    """Collective: every rank must call it at the same step."""
+    """Collective: every rank must call it at the same step. The folder also records the world
+    size and global batch it was made at (`elastic.META`), for a resume at another size."""
     root = Path(root)
     tmp_tag = f".tmp-{tag}"
     if is_main:
@@ -45,6 +46,8 @@ def save(engine, root: Path, tag: str, client_state: dict, pointers: tuple[str, 
     engine.save_checkpoint(str(root), tag=tmp_tag, client_state=client_state, save_latest=False)
     distributed.barrier()
     if is_main:
+        elastic.write_meta(root / tmp_tag, distributed.world_size(), engine.train_batch_size(),
+                           engine.zero_optimization_stage(), _precision(engine))
         if (root / tag).exists():
             shutil.rmtree(root / tag)
         os.replace(root / tmp_tag, root / tag)
@@ -54,9 +57,20 @@ def save(engine, root: Path, tag: str, client_state: dict, pointers: tuple[str, 
     distributed.barrier()
 
 
+def _precision(engine) -> str:
+    return "bf16" if engine.bfloat16_enabled() else "fp16" if engine.fp16_enabled() else "fp32"
+
+
+def peek(root: Path) -> dict | None:
+    """The latest checkpoint's meta (world size, global batch), before any engine exists."""
+    tag = read_pointer(root, LATEST)
+    return None if tag is None else elastic.read_meta(Path(root) / tag)
+
+
 def _prune(root: Path, keep: int) -> None:
     """Drop old step folders nobody points to, keeping the newest `keep`."""
     pinned = {p.read_text().strip() for p in (root / LATEST, root / BEST) if p.is_file()}
+    elastic.prune(root, pinned)
     steps = sorted((d for d in root.iterdir() if d.is_dir() and d.name.startswith("step")),
                    key=lambda d: int(d.name[4:]) if d.name[4:].isdigit() else -1)
     for old in steps[:-keep] if keep else steps:
@@ -69,11 +83,32 @@ def load(engine, root: Path, pointer: str = LATEST) -> dict | None:
     tag = read_pointer(root, pointer)
     if tag is None:
         return None
+    load_dir, universal = _load_dir(engine, Path(root), tag)
     try:
-        path, client_state = engine.load_checkpoint(str(root), tag=tag)
+        # DeepSpeed reads this flag from the config given at initialize; whether a load needs the
+        # universal format is known only per checkpoint, so it is set for this one load.
+        engine._config.load_universal_checkpoint = universal
+        path, client_state = engine.load_checkpoint(str(load_dir), tag=tag)
     except Exception as err:  # noqa: BLE001 - torch/DeepSpeed raise many kinds for damaged files
         raise UserError(f"corrupt checkpoint {Path(root) / tag}: {type(err).__name__}: "
                         f"{str(err).splitlines()[0] if str(err) else ''}") from None
+    finally:
+        engine._config.load_universal_checkpoint = False
     if path is None:
         raise UserError(f"corrupt checkpoint {Path(root) / tag}: DeepSpeed found no model states in it")
     return client_state or {}
+
+
+def _load_dir(engine, root: Path, tag: str) -> tuple[Path, bool]:
+    """Where to load `tag` from at this world size: the folder itself, or (made at another size)
+    its universal copy, which rank 0 converts once while the others wait."""
+    if not elastic.needs_universal(root / tag, distributed.world_size()):
+        return root, False
+    if distributed.is_main():
+        try:
+            elastic.universal_dir(root, tag)
+        except Exception as err:  # noqa: BLE001 - DeepSpeed's converter raises many kinds on damaged shards
+            raise UserError(f"corrupt checkpoint {root / tag}: converting it to another world size failed: "
+                            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+    distributed.barrier()
+    return root / elastic.UNIVERSAL, True

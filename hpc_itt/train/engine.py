@@ -9,11 +9,25 @@ from hpc_itt.config.schema import TrainConfig
 from hpc_itt.errors import UserError
 
 
-def ds_config(cfg: TrainConfig, world: int, tb_dir: str | None = None) -> dict:
+def global_batch(cfg: TrainConfig, world: int) -> int:
+    """Samples per optimizer step: the configured global batch, else micro x accum x processes."""
+    return cfg.global_batch_size or cfg.micro_batch_size * cfg.grad_accum * world
+
+
+def grad_accum(global_batch_size: int, micro_batch: int, world: int) -> int:
+    """Accumulation steps that keep `global_batch_size` at this world size (elastic resume)."""
+    if global_batch_size % (micro_batch * world):
+        raise UserError(f"global batch {global_batch_size} cannot be split over {world} processes x micro batch "
+                        f"{micro_batch} (valid world sizes divide {global_batch_size // micro_batch})")
+    return global_batch_size // (micro_batch * world)
+
+
+def ds_config(cfg: TrainConfig, world: int, tb_dir: str | None = None, batch: int | None = None) -> dict:
+    batch = batch or global_batch(cfg, world)
     config = {
         "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
-        "gradient_accumulation_steps": cfg.grad_accum,
-        "train_batch_size": cfg.micro_batch_size * cfg.grad_accum * world,
+        "gradient_accumulation_steps": grad_accum(batch, cfg.micro_batch_size, world),
+        "train_batch_size": batch,
         "gradient_clipping": cfg.grad_clip,
         "zero_optimization": {"stage": cfg.zero_stage},
         "steps_per_print": 10**9,
@@ -44,7 +58,7 @@ def lr_lambda(total_steps: int, warmup_steps: int):
     return factor
 
 
-def build(model, cfg: TrainConfig, world: int, total_steps: int):
+def build(model, cfg: TrainConfig, world: int, total_steps: int, batch: int | None = None):
     import deepspeed
 
     check_precision(cfg.precision)
@@ -56,5 +70,5 @@ def build(model, cfg: TrainConfig, world: int, total_steps: int):
     warmup = int(round(cfg.warmup_ratio * total_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, warmup))
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                           config=ds_config(cfg, world))
+                                           config=ds_config(cfg, world, batch=batch))
     return engine

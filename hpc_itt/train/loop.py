@@ -3,10 +3,12 @@
 Read top to bottom: set up (process group, data, model, engine, resume) → epochs of optimizer
 steps with periodic all-rank checkpoints → evaluation and a checkpoint at every epoch end → the
 selected checkpoint is scored on the test split → `result.json`. A finished job returns its saved
-result; an interrupted one resumes from `latest` at the exact micro-batch where it stopped.
+result; an interrupted one resumes from `latest` at the exact sample where it stopped, at any
+world size (`elastic`: same global batch, same sample order, Adam state carried).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -51,7 +53,8 @@ class TrainState:
     """What a checkpoint must restore besides the engine: where in the data we are."""
 
     epoch: int = 0
-    micro: int = 0  # micro-batches of the current epoch already consumed
+    micro: int = 0  # micro-batches of the current epoch this process consumed
+    samples: int | None = None  # samples of the current epoch consumed by all processes (None: saved before it was kept)
     step: int = 0  # optimizer steps
     best: float = float("-inf")
     history: list = field(default_factory=list)
@@ -66,37 +69,43 @@ def run(job: TrainJob) -> dict:
     head = job.head
     splits = _prepare_data(job, head, dist)
     lengths = splits["train"]["length"]
-    steps_per_epoch = len(epoch_batches(lengths, cfg.micro_batch_size, dist.world_size, job.seed, 0,
-                                        job.data.length_grouped)[0]) // cfg.grad_accum
-    if steps_per_epoch == 0:
-        raise UserError(f"{job.name}: {len(lengths)} training rows are fewer than one global batch "
-                        f"({cfg.micro_batch_size} x {cfg.grad_accum} x {dist.world_size} processes)")
-    model = head.build_model(job.model_source, job.seed)
-    engine = engine_lib.build(model, cfg, dist.world_size, steps_per_epoch * cfg.epochs)
     ckpt = out / "checkpoints"
+    batch = _global_batch(job, checkpoint.peek(ckpt), dist.world_size)
+    accum = engine_lib.grad_accum(batch, cfg.micro_batch_size, dist.world_size)
+    steps_per_epoch = len(lengths) // batch
+    if steps_per_epoch == 0:
+        raise UserError(f"{job.name}: {len(lengths)} training rows are fewer than one global batch of {batch} "
+                        f"({cfg.micro_batch_size} x {accum} x {dist.world_size} processes)")
+    model = head.build_model(job.model_source, job.seed)
+    engine = engine_lib.build(model, cfg, dist.world_size, steps_per_epoch * cfg.epochs, batch)
     state = TrainState(**(checkpoint.load(engine, ckpt) or {}).get("train_state", {}))
+    if state.samples is not None:  # where the epoch stands at this world size (it may differ from the saved one)
+        state.micro = state.samples // (cfg.micro_batch_size * dist.world_size)
     tb = TBLogger(job.tb_dir, dist.is_main, purge_step=state.step + 1 if state.step else None)
     steplog = _StepLog(out / "train_log.jsonl", dist.is_main, state.step)
     started = time.time()
 
     for epoch in range(state.epoch, cfg.epochs):
-        batches = epoch_batches(lengths, cfg.micro_batch_size, dist.world_size, job.seed, epoch,
+        batches = epoch_batches(lengths, cfg.micro_batch_size, batch, dist.world_size, job.seed, epoch,
                                 job.data.length_grouped)[dist.rank]
         meter = _Meter()
-        for micro in range(state.micro, steps_per_epoch * cfg.grad_accum):
-            torch.manual_seed(_step_seed(job.seed, epoch, micro, dist.rank))  # dropout: same on resume
-            batch = head.to_device(head.collate(_rows(splits["train"], batches[micro])), engine)
-            loss = head.loss(engine, batch)
+        for micro in range(state.micro, steps_per_epoch * accum):
+            # dropout by the micro-batch's place in the epoch's sample order: the same on a resume,
+            # at any world size
+            torch.manual_seed(_step_seed(job.seed, epoch, micro * dist.world_size + dist.rank))
+            inputs = head.to_device(head.collate(_rows(splits["train"], batches[micro])), engine)
+            loss = head.loss(engine, inputs)
             engine.backward(loss)
             engine.step()
-            meter.add(loss, batch, head.rows(batch))
+            meter.add(loss, inputs, head.rows(inputs), batches[micro])
             state.micro = micro + 1
-            if state.micro % cfg.grad_accum:
+            if state.micro % accum:
                 continue
             state.step += 1
+            state.samples = state.micro // accum * batch
             if state.step % cfg.log_every_steps == 0:
                 _log_train(meter, engine, tb, steplog, state.step, epoch)
-            last_of_epoch = state.micro == steps_per_epoch * cfg.grad_accum  # saved below anyway
+            last_of_epoch = state.micro == steps_per_epoch * accum  # saved below anyway
             stopping = bool(job.stop_after_steps) and state.step >= job.stop_after_steps
             if cfg.save_every_steps and state.step % cfg.save_every_steps == 0 and not last_of_epoch and not stopping:
                 checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)},
@@ -114,7 +123,7 @@ def run(job: TrainJob) -> dict:
         state.best = max(state.best, primary)
         state.history.append({"epoch": epoch + 1, "step": state.step, "train_loss": meter.epoch_loss(engine),
                               **{f"val_{k}": v for k, v in val.items()}})
-        state.epoch, state.micro = epoch + 1, 0
+        state.epoch, state.micro, state.samples = epoch + 1, 0, 0
         tb.scalars("eval", val, state.step)
         pointers = (checkpoint.LATEST, checkpoint.BEST) if improved else (checkpoint.LATEST,)
         checkpoint.save(engine, ckpt, f"step{state.step}", {"train_state": asdict(state)}, pointers,
@@ -161,8 +170,9 @@ def _finish(job: TrainJob, tb: TBLogger, result: dict, step: int, dist) -> dict:
 
 def _log_train(meter, engine, tb, steplog, step: int, epoch: int) -> None:
     logged = meter.flush(engine)  # collective: every rank logs at the same steps
+    digest = logged.pop("samples_sha256")
     tb.scalars("train", logged, step)
-    steplog.write({"step": step, "epoch": epoch, **logged})
+    steplog.write({"step": step, "epoch": epoch, **logged, "samples_sha256": digest})
 
 
 def _prepare_data(job: TrainJob, head: Head, dist):
@@ -237,8 +247,10 @@ class _Meter:
 
     def reset(self):
         self.loss, self.n, self.samples, self.tokens, self.pads, self.t0 = 0.0, 0, 0, 0, 0, time.perf_counter()
+        self.indices: list[int] = []
 
-    def add(self, loss, batch, rows: int):
+    def add(self, loss, batch, rows: int, indices: list[int]):
+        self.indices += indices
         pads, total = padded_fraction(batch)
         value = float(loss.detach().float())
         self.loss, self.n = self.loss + value, self.n + 1
@@ -253,7 +265,8 @@ class _Meter:
         out = {"loss": totals[0] / max(totals[1], 1), "lr": engine.get_lr()[0],
                "grad_norm": None if norm is None else float(norm),
                "samples_per_s": totals[2] / seconds, "tokens_per_s": totals[3] / seconds,
-               "padded_fraction": totals[4] / max(totals[3] + totals[4], 1)}
+               "padded_fraction": totals[4] / max(totals[3] + totals[4], 1),
+               "samples_sha256": _samples_digest(self.indices)}
         self.reset()
         return out
 
@@ -262,6 +275,17 @@ class _Meter:
         its resumed part, one resumed exactly at its end has none (None)."""
         totals = _all_reduce([self.epoch_sum, self.epoch_n])
         return totals[0] / totals[1] if totals[1] else None
+
+
+def _samples_digest(indices: list[int]) -> str:
+    """sha256 of the sorted training-row indices all processes consumed since the last log line:
+    equal digests at equal steps prove two runs (any world sizes) saw the same samples."""
+    gathered = [indices]
+    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        gathered = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, indices)
+    rows = sorted(int(i) for part in gathered for i in part)
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 def _all_reduce(values: list[float]) -> list[float]:
@@ -289,8 +313,14 @@ class _StepLog:
                 fh.write(json.dumps(record) + "\n")
 
 
-def _step_seed(seed: int, epoch: int, micro: int, rank: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch, micro, rank]).generate_state(1)[0])
+def _step_seed(seed: int, epoch: int, micro_batch_index: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, micro_batch_index]).generate_state(1)[0])
+
+
+def _global_batch(job: TrainJob, saved: dict | None, world: int) -> int:
+    """A resumed run keeps the global batch its checkpoint was made with, whatever the world size
+    now (elastic resume); a new run takes the configured one."""
+    return (saved or {}).get("global_batch") or engine_lib.global_batch(job.train, world)
 
 
 def _rows(ds, indices: list[int]) -> list[dict]:
