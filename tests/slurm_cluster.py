@@ -1,4 +1,4 @@
-"""Local single-node Slurm cluster for tests (see slurm/local/README.md).
+"""Local Slurm clusters for tests (one node, or several in network namespaces) (see slurm/local/README.md).
 
 Import the fixture into a test module (or a conftest) to use it::
 
@@ -61,8 +61,10 @@ def _skip_reason() -> str | None:
     return None
 
 
-def start_cluster(base: str | os.PathLike | None = None, partition: str | None = None) -> SlurmCluster:
-    """Run slurm/local/start.sh and return the cluster; pytest.skip / pytest.fail on failure."""
+def start_cluster(base: str | os.PathLike | None = None, partition: str | None = None, nodes: int = 1,
+                  port_base: int | None = None) -> SlurmCluster:
+    """Run slurm/local/start.sh and return the cluster; pytest.skip / pytest.fail on failure.
+    `nodes` > 1: one network namespace per node (see slurm/local/README.md)."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -71,6 +73,9 @@ def start_cluster(base: str | os.PathLike | None = None, partition: str | None =
         env["SLURM_LOCAL_BASE"] = str(base)
     if partition is not None:
         env["SLURM_PARTITION"] = partition
+    if port_base is not None:
+        env["SLURM_PORT_BASE"] = str(port_base)
+    env["SLURM_NODES"] = str(nodes)
     base = Path(env.get("SLURM_LOCAL_BASE", DEFAULT_BASE))
     partition = env.get("SLURM_PARTITION", "debug")
     (base / "log").mkdir(parents=True, exist_ok=True)

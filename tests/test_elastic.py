@@ -26,7 +26,9 @@ pytestmark = pytest.mark.slow
 MOVIES = DatasetSpec(description="movie sentiment", num_labels=2, offline=SourceSpec(asset="vader-movie"))
 STOP, AFTER = 5, 20  # steps before the change, steps compared after it
 GLOBAL_BATCH = 8
-TOLERANCE = {"fp32": 1e-3, "bf16": 2e-2}  # max |loss difference| over the AFTER steps
+# max |loss difference| over the AFTER steps; measured (14 min for the 9 cases on 2 cores): fp32
+# <= 6e-8, bf16 <= 9.8e-4 (the loss's own bf16 rounding)
+TOLERANCE = {"fp32": 1e-6, "bf16": 4e-3}
 RESULTS = Path(os.environ.get("HPC_ITT_ELASTIC_RESULTS", "")) if os.environ.get("HPC_ITT_ELASTIC_RESULTS") else None
 
 
@@ -54,11 +56,14 @@ def steplog(run: loop.TrainJob) -> list[dict]:
     return [json.loads(line) for line in (Path(run.out_dir) / "train_log.jsonl").read_text().splitlines()]
 
 
-CASES = [  # (ZeRO stage, precision, old world, new world): every stage at every change, both precisions
-    (1, "fp32", 4, 2), (1, "fp32", 2, 1), (1, "fp32", 1, 2),  # ZeRO-1 + bf16 is refused by the schema
+ALL_CASES = [  # (ZeRO stage, precision, old world, new world); ZeRO-1 + bf16 is refused by the schema
+    (1, "fp32", 4, 2), (1, "fp32", 2, 1), (1, "fp32", 1, 2),
     (2, "bf16", 4, 2), (2, "fp32", 2, 1), (2, "bf16", 1, 2),
     (3, "fp32", 4, 2), (3, "bf16", 2, 1), (3, "fp32", 1, 2),
 ]
+# The suite runs every stage at two of the three changes (each change twice, both precisions),
+# ~1.5 min a case on 2 cores; HPC_ITT_ELASTIC_ALL=1 runs all nine (all passed, see the README).
+CASES = ALL_CASES if os.environ.get("HPC_ITT_ELASTIC_ALL") else [ALL_CASES[i] for i in (0, 2, 3, 4, 7, 8)]
 
 
 @pytest.mark.parametrize("zero, precision, old, new", CASES, ids=[f"zero{z}-{p}-{a}to{b}" for z, p, a, b in CASES])
@@ -87,3 +92,38 @@ def test_resume_at_another_world_size(tmp_path, tiny_bert, zero, precision, old,
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"zero{zero}-{precision}-{old}to{new}.json").write_text(json.dumps(
             {"max_abs_loss_diff": max(after), "diffs": after, "samples_match": True}))
+
+
+def test_the_command_converts_ahead_and_adam_moments_matter(tmp_path, tiny_bert):
+    """`python -m hpc_itt.train.elastic CHECKPOINTS` converts ahead of the resume (which then uses
+    that copy), and the control: the same resume with Adam's moments zeroed in the copy leaves
+    the tolerance far behind, so the comparison above does see the optimizer state."""
+    import torch
+
+    reference = job(tmp_path / "reference", tiny_bert, 2, "fp32")
+    torchrun(reference, 1, tmp_path, "reference")
+    runs = {}
+    for name, zero_moments in (("kept", False), ("zeroed", True)):
+        run = job(tmp_path / name, tiny_bert, 2, "fp32")
+        torchrun(replace(run, stop_after_steps=STOP), 2, tmp_path, f"{name}-stopped")
+        ckpt = Path(run.out_dir) / "checkpoints"
+        done = subprocess.run([sys.executable, "-m", "hpc_itt.train.elastic", str(ckpt)], capture_output=True,
+                              text=True, cwd=REPO, timeout=300)
+        assert done.returncode == 0 and f"step{STOP}: world size 2" in done.stdout, done.stderr[-2000:]
+        converted = ckpt / elastic.UNIVERSAL / f"step{STOP}"
+        moments = list(converted.glob("zero/*/exp_avg*.pt"))
+        assert moments and all(torch.load(f, weights_only=False)["param"].abs().sum() > 0 for f in moments)
+        if zero_moments:
+            for f in moments:
+                state = torch.load(f, weights_only=False)
+                state["param"].zero_()
+                torch.save(state, f)
+        log = (ckpt / elastic.UNIVERSAL / f"step{STOP}.convert.log").stat().st_mtime_ns
+        torchrun(run, 1, tmp_path, f"{name}-resumed")
+        assert (ckpt / elastic.UNIVERSAL / f"step{STOP}.convert.log").stat().st_mtime_ns == log or \
+            not (ckpt / elastic.UNIVERSAL / f"step{STOP}.convert.log").exists()  # used, not converted again
+        runs[name] = max(abs(a["loss"] - b["loss"]) for a, b in zip(steplog(run)[STOP:], steplog(reference)[STOP:]))
+    assert runs["kept"] <= TOLERANCE["fp32"] < 100 * TOLERANCE["fp32"] < runs["zeroed"], runs
+    missing = subprocess.run([sys.executable, "-m", "hpc_itt.train.elastic", str(tmp_path / "nothing")],
+                             capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1 and "nothing" in missing.stderr

@@ -16,11 +16,13 @@ class JobShape:
     tasks_per_node: int
     gpus_per_node: int
     timeout_min: int
+    min_nodes: int | None = None  # elastic: the scheduler may start it on min_nodes..nodes nodes
 
     @classmethod
     def distributed(cls, cluster: ClusterConfig) -> JobShape:
         """The intermediate training job: every node and process of the profile (one per GPU)."""
-        return cls(cluster.nodes, cluster.tasks_per_node, cluster.gpus_per_node, cluster.timeout_min)
+        elastic = cluster.min_nodes if cluster.min_nodes and cluster.min_nodes < cluster.nodes else None
+        return cls(cluster.nodes, cluster.tasks_per_node, cluster.gpus_per_node, cluster.timeout_min, elastic)
 
     @classmethod
     def single(cls, cluster: ClusterConfig) -> JobShape:

@@ -166,6 +166,9 @@ class ClusterConfig:
 
     kind: str = field(default="local", metadata=rule(lambda v: v in BACKENDS, choices(BACKENDS)))  # a backend in hpc_itt.backends
     nodes: int = field(default=1, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
+    # Elastic: the scheduler may start or requeue the intermediate job on min_nodes..nodes nodes
+    # (sbatch --nodes=min-max); the run resumes at whatever world size it gets.
+    min_nodes: Optional[int] = field(default=None, metadata=rule(lambda v: v is None or v >= 1, "null or an integer >= 1"))
     tasks_per_node: int = field(default=2, metadata=rule(lambda v: v >= 1, "an integer >= 1"))  # processes of the intermediate job on each node (one per GPU on clusters)
     gpus_per_node: int = field(default=0, metadata=rule(lambda v: v >= 0, "an integer >= 0"))
     cpus_per_task: int = field(default=1, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
@@ -180,6 +183,10 @@ class ClusterConfig:
     setup: list[str] = field(default_factory=list)
     extra_sbatch: dict[str, str] = field(default_factory=dict)
     launcher: Launcher = "submitit"
+
+    def check(self) -> None:
+        if self.min_nodes is not None and self.min_nodes > self.nodes:
+            raise Invalid("min_nodes", f"min_nodes {self.min_nodes} is more than nodes {self.nodes} (valid: 1..{self.nodes})")
 
 
 @dataclass
@@ -203,9 +210,13 @@ class StudyConfig:
     django: DjangoConfig = field(default_factory=DjangoConfig)
 
     def check(self) -> None:
-        world = self.cluster.nodes * self.cluster.tasks_per_node
-        wanted = self.intermediate.global_batch_size
-        if wanted is not None and wanted % (self.intermediate.micro_batch_size * world):
-            raise Invalid("intermediate.global_batch_size",
-                          f"{wanted} is not a multiple of micro_batch_size {self.intermediate.micro_batch_size} x "
-                          f"{world} processes ({self.cluster.nodes} nodes x {self.cluster.tasks_per_node} tasks)")
+        wanted, micro = self.intermediate.global_batch_size, self.intermediate.micro_batch_size
+        if self.cluster.min_nodes is not None and wanted is None:
+            raise Invalid("intermediate.global_batch_size", "cluster.min_nodes needs a fixed global batch "
+                          "(set intermediate.global_batch_size), or the run would change with the allocation")
+        for nodes in range(self.cluster.min_nodes or self.cluster.nodes, self.cluster.nodes + 1):
+            world = nodes * self.cluster.tasks_per_node
+            if wanted is not None and wanted % (micro * world):
+                raise Invalid("intermediate.global_batch_size",
+                              f"{wanted} is not a multiple of micro_batch_size {micro} x {world} processes "
+                              f"({nodes} nodes x {self.cluster.tasks_per_node} tasks)")

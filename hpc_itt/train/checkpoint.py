@@ -84,6 +84,7 @@ def load(engine, root: Path, pointer: str = LATEST) -> dict | None:
     if tag is None:
         return None
     load_dir, universal = _load_dir(engine, Path(root), tag)
+    built = _group_hyperparameters(engine) if universal and engine.zero_optimization_stage() == 3 else None
     try:
         # DeepSpeed reads this flag from the config given at initialize; whether a load needs the
         # universal format is known only per checkpoint, so it is set for this one load.
@@ -94,6 +95,8 @@ def load(engine, root: Path, pointer: str = LATEST) -> dict | None:
                         f"{str(err).splitlines()[0] if str(err) else ''}") from None
     finally:
         engine._config.load_universal_checkpoint = False
+    if built:
+        _repair_zero3_universal_load(engine, built)
     if path is None:
         raise UserError(f"corrupt checkpoint {Path(root) / tag}: DeepSpeed found no model states in it")
     return client_state or {}
@@ -112,3 +115,29 @@ def _load_dir(engine, root: Path, tag: str) -> tuple[Path, bool]:
                             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
     distributed.barrier()
     return root / elastic.UNIVERSAL, True
+
+
+
+def _group_hyperparameters(engine) -> list[dict]:
+    return [{k: v for k, v in group.items() if k not in ("params", "lr", "initial_lr")}
+            for group in engine.optimizer.optimizer.param_groups]
+
+
+def _repair_zero3_universal_load(engine, built: list[dict]) -> None:
+    """Two bugs of DeepSpeed's ZeRO-3 universal load (0.19.8, `load_hp_checkpoint_state_from_
+    checkpoint_dir_stage3`), each found by a resumed run's losses drifting from an uninterrupted one:
+    - every sub-group's Adam state gets the *same* `step` tensor, which torch's AdamW increments in
+      place, so the step advanced once per group per update (5 → 7 after one step with 2 groups)
+      and the bias correction went wrong (loss 5e-5 off after 2 steps, 1e-3 after 20);
+    - param group 0's hyperparameters are copied into every group, so the no-decay group (biases,
+      LayerNorm) resumed with weight decay. The groups get back the values the engine was built
+      with (the run's settings; lr comes from the restored schedule).
+    """
+    import torch
+
+    optimizer = engine.optimizer.optimizer
+    for state in optimizer.state.values():
+        if torch.is_tensor(state.get("step")):
+            state["step"] = state["step"].clone()
+    for group, values in zip(optimizer.param_groups, built):
+        group.update(values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 
 import torch
@@ -103,6 +104,12 @@ def init(launcher: str = "submitit") -> DistInfo:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
         deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False, verbose=False)
+        if torch.distributed.get_world_size() > 1:
+            # One line per rank in the job's logs: where each rank runs and when the group formed
+            # (the multi-node tests read the time from submission to the last rank joining).
+            print(f"hpc_itt: rank {torch.distributed.get_rank()}/{torch.distributed.get_world_size()} on "
+                  f"{socket.gethostname()} joined the process group ({source}, master "
+                  f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}) at {time.time():.3f}", flush=True)
     return DistInfo(torch.distributed.get_rank(), torch.distributed.get_world_size(),
                     int(os.environ.get("LOCAL_RANK", 0)), source)
 

@@ -81,6 +81,7 @@ def run(job: TrainJob) -> dict:
     state = TrainState(**(checkpoint.load(engine, ckpt) or {}).get("train_state", {}))
     if state.samples is not None:  # where the epoch stands at this world size (it may differ from the saved one)
         state.micro = state.samples // (cfg.micro_batch_size * dist.world_size)
+    resumed_from = state.step
     tb = TBLogger(job.tb_dir, dist.is_main, purge_step=state.step + 1 if state.step else None)
     steplog = _StepLog(out / "train_log.jsonl", dist.is_main, state.step)
     started = time.time()
@@ -131,6 +132,7 @@ def run(job: TrainJob) -> dict:
 
     result = _final_result(job, head, engine, splits, dist, state, ckpt)
     result["train_seconds_this_segment"] = round(time.time() - started, 2)
+    result["resumed_from_step"] = resumed_from
     return _finish(job, tb, result, state.step, dist)
 
 

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# slurm/local/start.sh - bring up a real single-node Slurm cluster (Debian 12 packages, Slurm 22.05)
+# slurm/local/start.sh [--nodes N] - bring up a real Slurm cluster (Debian 12 packages, Slurm 22.05)
 # without systemd: munged, MariaDB + slurmdbd (accounting, so `sacct` works), slurmctld and slurmd
 # run as plain root daemons with everything (configs, state, logs, pid files) under one directory.
 #
 # Idempotent: installs only missing packages, rewrites configs (restarting the Slurm daemons only if
-# a config changed), starts only daemons that are not running, waits until the node is usable.
+# a config changed), starts only daemons that are not running, waits until the nodes are usable.
+#
+# --nodes 1 (default): one slurmd on this host, node name = `hostname -s`, everything on loopback.
+# --nodes N (N >= 2): N slurmd "nodes" node1..nodeN, each in its own network namespace (own network
+#   stack, own hostname, $BASE/etc/hosts bind-mounted over /etc/hosts), joined by veth pairs to a
+#   private bridge ($SLURM_SUBNET.1/24; node K is $SLURM_SUBNET.(10+K)). No default route, NAT or
+#   forwarding: nodes reach each other and the bridge address only. munged, MariaDB, slurmdbd and
+#   slurmctld stay in the root network namespace; slurmctld listens on the bridge address only.
+#   Re-running start.sh restarts a node whose processes died (slurm/local/kill-node.sh simulates that).
 #
 # Settings (environment, all optional):
 #   SLURM_LOCAL_BASE   directory for configs/state/logs/pids     (default /tmp/hpc-itt-slurm)
@@ -12,12 +20,18 @@
 #   SLURM_CLUSTER      cluster name                              (default localci)
 #   SLURM_PARTITION    partition name                            (default debug)
 #   SLURM_SKIP_APT     1 = never run apt-get                     (default 0)
-# Ports: slurmctld 6817, slurmd 6818, slurmdbd 6819, mariadb 6820.
+#   SLURM_NODES        number of nodes, like --nodes             (default 1)
+#   SLURM_PORT_BASE    slurmctld=base, slurmd=base+1, slurmdbd=base+2, mariadb=base+3 (default 6817)
+# Multi-node only (--nodes >= 2):
+#   SLURM_SUBNET       first three octets of the private /24     (default 10.217.0)
+#   SLURM_NET_TAG      prefix of bridge/veth/netns names         (default hpcitt: hpcitt-br,
+#                      hpcitt-v1.., netns hpcitt-node1..; 1-10 chars, so two clusters can coexist)
+#   SLURM_NODE_PREFIX  node names PREFIX1..PREFIXN               (default node)
 #
-# Exit status: 0 ok, 1 a daemon/config failed (log tail printed), 2 not root,
+# Exit status: 0 ok, 1 a daemon/config/network setup failed or bad arguments (log tail printed), 2 not root,
 #              3 packages missing and apt unusable (no apt-get, or update/install failed).
 # Afterwards:  source "$SLURM_LOCAL_BASE/env.sh"      (exports SLURM_CONF)
-# Stop:        slurm/local/stop.sh [--purge]
+# Stop:        slurm/local/stop.sh [--purge]   (same SLURM_LOCAL_BASE; removes the namespaces too)
 set -euo pipefail
 
 BASE=${SLURM_LOCAL_BASE:-/tmp/hpc-itt-slurm}
@@ -25,8 +39,20 @@ FAKE_GPUS=${SLURM_FAKE_GPUS:-2}
 CLUSTER=${SLURM_CLUSTER:-localci}
 PARTITION=${SLURM_PARTITION:-debug}
 SKIP_APT=${SLURM_SKIP_APT:-0}
-CTLD_PORT=6817 SLURMD_PORT=6818 DBD_PORT=6819 DB_PORT=6820
+NODES=${SLURM_NODES:-1}
+PORT_BASE=${SLURM_PORT_BASE:-6817}
+SUBNET=${SLURM_SUBNET:-10.217.0}
+NET_TAG=${SLURM_NET_TAG:-hpcitt}
+NODE_PREFIX=${SLURM_NODE_PREFIX:-node}
 ACCOUNT=ci
+ARGS_ERR=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) NODES=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --nodes=*) NODES=${1#--nodes=}; shift ;;
+    *) ARGS_ERR="unknown argument '$1' (usage: $0 [--nodes N])"; break ;;
+  esac
+done
 
 # ---------------------------------------------------------------- helpers
 now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
@@ -66,21 +92,26 @@ wait_for() {
   done
 }
 
-# start_slurm_daemon NAME TIMEOUT [DAEMON-ARG...] -- READY-CHECK...: start a self-daemonising Slurm
-# daemon unless it already runs; its pid and log files are $BASE/run/NAME.pid and $BASE/log/NAME.log
-start_slurm_daemon() {
-  local name=$1 timeout=$2 args=(); shift 2
-  while [ "$1" != "--" ]; do args+=("$1"); shift; done
+# start_daemon LABEL COMM PIDFILE LOGFILE TIMEOUT CMD... -- READY-CHECK...: run CMD, which starts a
+# self-daemonising daemon (process name COMM, writes PIDFILE), unless that daemon already runs
+start_daemon() {
+  local label=$1 comm=$2 pid=$3 logf=$4 timeout=$5 cmd=(); shift 5
+  while [ "$1" != "--" ]; do cmd+=("$1"); shift; done
   shift
-  local pid="$BASE/run/$name.pid" logf="$BASE/log/$name.log"
-  if running "$pid" "$name"; then
-    log "$name already running (pid $(cat "$pid"))"
+  if running "$pid" "$comm"; then
+    log "$label already running (pid $(cat "$pid"))"
     return 0
   fi
   rm -f "$pid"
-  "$name" ${args[@]+"${args[@]}"} </dev/null >>"$DAEMON_OUT" 2>&1 || { show_log "$logf"; die "$name failed to start"; }
-  wait_for "$name" "$timeout" "$logf" "$pid" "$@"
-  log "$name started (pid $(cat "$pid"))"
+  "${cmd[@]}" </dev/null >>"$DAEMON_OUT" 2>&1 || { show_log "$logf"; die "$label failed to start"; }
+  wait_for "$label" "$timeout" "$logf" "$pid" "$@"
+  log "$label started (pid $(cat "$pid"))"
+}
+# start_slurm_daemon NAME TIMEOUT [DAEMON-ARG...] -- READY-CHECK...: start a Slurm daemon in this
+# host's namespaces; its pid and log files are $BASE/run/NAME.pid and $BASE/log/NAME.log
+start_slurm_daemon() {
+  local name=$1 timeout=$2; shift 2
+  start_daemon "$name" "$name" "$BASE/run/$name.pid" "$BASE/log/$name.log" "$timeout" "$name" "$@"
 }
 
 # stop_pid PIDFILE NAME: TERM, wait up to 10 s (a zombie counts as stopped), KILL
@@ -94,8 +125,24 @@ stop_pid() {
   rm -f "$1"
 }
 
+[ -z "$ARGS_ERR" ] || die "$ARGS_ERR"
 [ "$(id -u)" = 0 ] || die "must run as root (SlurmUser=root, mknod, apt-get)" 2
 [[ "$FAKE_GPUS" =~ ^[0-9]+$ ]] || die "SLURM_FAKE_GPUS must be a number, got '$FAKE_GPUS'"
+# node K gets $SUBNET.(10+K) and the root-side veth $NET_TAG-vK (IFNAMSIZ: at most 15 characters)
+[[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 64 ] || die "--nodes must be 1..64, got '$NODES'"
+[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1024 ] && [ "$PORT_BASE" -le 65532 ] ||
+  die "SLURM_PORT_BASE must be 1024..65532, got '$PORT_BASE'"
+CTLD_PORT=$PORT_BASE SLURMD_PORT=$((PORT_BASE + 1)) DBD_PORT=$((PORT_BASE + 2)) DB_PORT=$((PORT_BASE + 3))
+MULTI=0
+if [ "$NODES" -gt 1 ]; then
+  MULTI=1
+  [[ "$NET_TAG" =~ ^[a-z0-9][a-z0-9-]{0,9}$ ]] || die "SLURM_NET_TAG must be 1-10 of [a-z0-9-], got '$NET_TAG'"
+  [[ "$NODE_PREFIX" =~ ^[a-z][a-z0-9-]{0,30}$ ]] || die "SLURM_NODE_PREFIX must be [a-z][a-z0-9-]*, got '$NODE_PREFIX'"
+  [[ "$SUBNET" =~ ^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){2}$ ]] ||
+    die "SLURM_SUBNET must be three octets like 10.217.0, got '$SUBNET'"
+  command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null ||
+    die "multi-node mode needs ip (iproute2), unshare and nsenter (util-linux)"
+fi
 mkdir -p "$BASE"/{etc,run,log,state/ctld,state/d,munge/etc,munge/run,munge/lib,munge/log,mysql/data,mysql/run,mysql/log,fakedev}
 
 # ---------------------------------------------------------------- 1. packages
@@ -169,11 +216,45 @@ case "$(getent ahostsv4 "$NODE" 2>/dev/null | awk 'NR == 1 {print $1}')" in
   127.*) COMM_PARAMS="CommunicationParameters=NoCtldInAddrAny,NoInAddrAny" ;;
 esac
 
+# Node layout. Single node: this host, on loopback. Multi-node: PREFIX1..N in network namespaces.
+# The controller keeps this host's name; SlurmctldHost must be a name slurmctld's gethostname()
+# returns. NoCtldInAddrAny binds slurmctld to what that name resolves to, so slurmctld runs in a
+# private mount namespace where $BASE/etc/hosts (name -> bridge address) covers /etc/hosts: it
+# listens on the bridge address only. Not NoInAddrAny: an srun in the root namespace would then
+# bind its I/O ports to the loopback address of this host's name, which the nodes cannot reach.
+# Per-node slurmd files use %n (Slurm substitutes the node name given with -N).
+NODE_NAMES=() NODE_ADDRS=() NODE_NS=() NODE_VETH=()
+if [ "$MULTI" = 0 ]; then
+  CTLD_ADDR=127.0.0.1 SLURMD_TIMEOUT=60 ACCT_HOST=localhost ACCT_ADDR=127.0.0.1 DBD_COMM_PARAMS=""
+  SLURMD_SPOOL=$BASE/state/d SLURMD_PIDF=$BASE/run/slurmd.pid SLURMD_LOGF=$BASE/log/slurmd.log
+  NODE_NAMES=("$NODE") NODE_ADDRS=(127.0.0.1)
+else
+  # slurmctld pings nodes every SlurmdTimeout/3 and marks one DOWN after SlurmdTimeout without an
+  # answer (single node: 60 s). With 10 s a "power loss" (kill-node.sh) makes the node DOWN and ends
+  # its jobs in ~27 s: each failed ping also retries the refused connection for MessageTimeout (10 s).
+  CTLD_ADDR=$SUBNET.1 SLURMD_TIMEOUT=10
+  SLURMD_SPOOL=$BASE/state/d-%n SLURMD_PIDF=$BASE/run/slurmd-%n.pid SLURMD_LOGF=$BASE/log/slurmd-%n.log
+  COMM_PARAMS="CommunicationParameters=NoCtldInAddrAny"
+  # slurmdbd too listens on the bridge address only (slurmdbd.conf NoInAddrAny + the same hosts
+  # file), where the nodes reach it as well: sacct/sacctmgr work inside jobs as on a real cluster.
+  ACCT_HOST=$CTLD_ADDR ACCT_ADDR=$CTLD_ADDR DBD_COMM_PARAMS="CommunicationParameters=NoInAddrAny"
+  BRIDGE=$NET_TAG-br
+  for ((k = 1; k <= NODES; k++)); do
+    NODE_NAMES+=("$NODE_PREFIX$k") NODE_ADDRS+=("$SUBNET.$((10 + k))")
+    NODE_NS+=("$NET_TAG-$NODE_PREFIX$k") NODE_VETH+=("$NET_TAG-v$k")
+  done
+  for n in "${NODE_NAMES[@]}"; do
+    [ "$n" != "$NODE" ] || die "this host's name '$NODE' (the controller's) is also a node name; set SLURM_NODE_PREFIX"
+  done
+fi
+node_file() { echo "${1/\%n/$2}"; } # node_file TEMPLATE NODE: the per-node path slurmd uses
+
 GRES_NODE="" GRES_TYPES=""
 : > "$BASE/etc/gres.conf.new"
 if [ "$FAKE_GPUS" -gt 0 ]; then
   # gres.conf File= must be a character device (a regular file is rejected and the job then gets
   # no CUDA_VISIBLE_DEVICES). 195 is the NVIDIA major; nothing ever opens them (TaskPlugin=task/none).
+  # All nodes share the same device files: they are bookkeeping only.
   for ((i = 0; i < FAKE_GPUS; i++)); do
     f=$BASE/fakedev/nvidia$i
     [ -c "$f" ] && continue
@@ -181,13 +262,19 @@ if [ "$FAKE_GPUS" -gt 0 ]; then
     mknod "$f" c 195 "$i" || die "mknod $f failed (needs CAP_MKNOD); set SLURM_FAKE_GPUS=0 to run without fake GPUs"
   done
   GRES_NODE="Gres=gpu:$FAKE_GPUS" GRES_TYPES="GresTypes=gpu"
-  echo "NodeName=$NODE Name=gpu File=$BASE/fakedev/nvidia[0-$((FAKE_GPUS - 1))]" > "$BASE/etc/gres.conf.new"
+  for n in "${NODE_NAMES[@]}"; do
+    echo "NodeName=$n Name=gpu File=$BASE/fakedev/nvidia[0-$((FAKE_GPUS - 1))]" >> "$BASE/etc/gres.conf.new"
+  done
 fi
+NODE_LINES=""
+for ((k = 0; k < ${#NODE_NAMES[@]}; k++)); do
+  NODE_LINES+="NodeName=${NODE_NAMES[k]} NodeAddr=${NODE_ADDRS[k]} CPUs=$CPUS Boards=$BOARDS SocketsPerBoard=$SOCKETS CoresPerSocket=$CORES ThreadsPerCore=$THREADS RealMemory=$MEM $GRES_NODE State=UNKNOWN"$'\n'
+done
 
 cat > "$CONF.new" <<EOF
 # generated by slurm/local/start.sh - do not edit
 ClusterName=$CLUSTER
-SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldHost=$NODE($CTLD_ADDR)
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=$CTLD_PORT
@@ -198,18 +285,18 @@ CredType=cred/munge
 # cred_expire also bounds how long a requeued job is held (BeginTime) before it may run again (default 120 s)
 AuthInfo=socket=$MUNGE_SOCK,cred_expire=10
 StateSaveLocation=$BASE/state/ctld
-SlurmdSpoolDir=$BASE/state/d
+SlurmdSpoolDir=$SLURMD_SPOOL
 SlurmctldPidFile=$BASE/run/slurmctld.pid
-SlurmdPidFile=$BASE/run/slurmd.pid
+SlurmdPidFile=$SLURMD_PIDF
 SlurmctldLogFile=$BASE/log/slurmctld.log
-SlurmdLogFile=$BASE/log/slurmd.log
+SlurmdLogFile=$SLURMD_LOGF
 SlurmctldDebug=info
 SlurmdDebug=info
 FirstJobId=$FIRST_JOB_ID
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=localhost
+AccountingStorageHost=$ACCT_HOST
 AccountingStoragePort=$DBD_PORT
 # the ctld/sacct/sacctmgr -> slurmdbd link authenticates through this munge socket (AuthInfo does not apply to it)
 AccountingStoragePass=$MUNGE_SOCK
@@ -227,18 +314,32 @@ InactiveLimit=0
 KillWait=5
 MinJobAge=300
 SlurmctldTimeout=30
-SlurmdTimeout=60
+SlurmdTimeout=$SLURMD_TIMEOUT
 Waittime=0
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS Boards=$BOARDS SocketsPerBoard=$SOCKETS CoresPerSocket=$CORES ThreadsPerCore=$THREADS RealMemory=$MEM $GRES_NODE State=UNKNOWN
-PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+${NODE_LINES}PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
+
+# Multi-node: the hosts file the nodes and slurmctld see as /etc/hosts (the real one is untouched).
+CONF_FILES=(slurm.conf gres.conf slurmdbd.conf)
+if [ "$MULTI" = 1 ]; then
+  {
+    echo "# generated by slurm/local/start.sh - do not edit (bind-mounted over /etc/hosts in the nodes and slurmctld)"
+    echo "127.0.0.1 localhost"
+    echo "::1 localhost ip6-localhost ip6-loopback"
+    echo "$CTLD_ADDR $NODE"
+    for ((k = 0; k < NODES; k++)); do echo "${NODE_ADDRS[k]} ${NODE_NAMES[k]}"; done
+  } > "$BASE/etc/hosts.new"
+  CONF_FILES+=(hosts)
+else
+  rm -f "$BASE/etc/hosts"
+fi
 
 cat > "$BASE/etc/slurmdbd.conf.new" <<EOF
 # generated by slurm/local/start.sh - do not edit
 AuthType=auth/munge
 AuthInfo=socket=$MUNGE_SOCK
 DbdHost=localhost
-DbdAddr=127.0.0.1
+DbdAddr=$ACCT_ADDR
 DbdPort=$DBD_PORT
 SlurmUser=root
 PidFile=$BASE/run/slurmdbd.pid
@@ -251,9 +352,10 @@ StorageUser=slurm
 StoragePass=slurmpw
 StorageLoc=slurm_acct_db
 EOF
+[ -z "$DBD_COMM_PARAMS" ] || echo "$DBD_COMM_PARAMS" >> "$BASE/etc/slurmdbd.conf.new"
 
 CONF_CHANGED=0
-for f in slurm.conf gres.conf slurmdbd.conf; do
+for f in "${CONF_FILES[@]}"; do
   if cmp -s "$BASE/etc/$f.new" "$BASE/etc/$f"; then
     rm -f "$BASE/etc/$f.new"
   else
@@ -265,20 +367,126 @@ chmod 600 "$BASE/etc/slurmdbd.conf" # slurmdbd refuses a conf readable by others
 export SLURM_CONF=$CONF
 echo "export SLURM_CONF=$CONF" > "$BASE/env.sh"
 
-if [ "$CONF_CHANGED" = 1 ] && { running "$BASE/run/slurmctld.pid" slurmctld || running "$BASE/run/slurmd.pid" slurmd ||
+# every slurmd pid file: the single-node one and the per-node ones (also of an earlier node count)
+slurmd_pidfiles() { local f; for f in "$BASE/run/slurmd.pid" "$BASE/run"/slurmd-*.pid; do [ -e "$f" ] && echo "$f"; done; return 0; }
+any_slurmd_running() { local f; for f in $(slurmd_pidfiles); do running "$f" slurmd && return 0; done; return 1; }
+
+# A changed hosts file also needs the restart: the running daemons have the old file bind-mounted.
+if [ "$CONF_CHANGED" = 1 ] && { running "$BASE/run/slurmctld.pid" slurmctld || any_slurmd_running ||
   running "$BASE/run/slurmdbd.pid" slurmdbd; }; then
   log "config changed while daemons run: restarting slurmd, slurmctld, slurmdbd"
-  stop_pid "$BASE/run/slurmd.pid" slurmd
+  for f in $(slurmd_pidfiles); do stop_pid "$f" slurmd; done
   stop_pid "$BASE/run/slurmctld.pid" slurmctld
   stop_pid "$BASE/run/slurmdbd.pid" slurmdbd
 fi
 phase_done configs
 
+# ---------------------------------------------------------------- 3. node network (multi-node)
+# Every bridge/veth/netns this script creates is recorded in $BASE/run/netns.list ("KIND NAME")
+# before it is created; stop.sh deletes exactly those. An object of the wanted name that is not in
+# the list belongs to someone else (another cluster with the same SLURM_NET_TAG): never touch it.
+NETLIST=$BASE/run/netns.list
+touch "$NETLIST"
+owned() { grep -qx "$1 $2" "$NETLIST"; }
+own() { owned "$1" "$2" || echo "$1 $2" >> "$NETLIST"; }
+link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+ns_exists() { [ -e "/run/netns/$1" ]; }
+claim() { # claim KIND NAME: fail if NAME exists and is not ours, else record it
+  local exists=0
+  case "$1" in netns) ns_exists "$2" && exists=1 ;; *) link_exists "$2" && exists=1 ;; esac
+  if [ "$exists" = 1 ] && ! owned "$1" "$2"; then
+    die "$1 $2 exists but was not created for $BASE (see $NETLIST); another cluster? set SLURM_NET_TAG"
+  fi
+  own "$1" "$2"
+}
+# kill_ns NS: SIGKILL every process in the namespace (what is left after slurmd stopped: steps, jobs)
+kill_ns() {
+  local k pids
+  for ((k = 0; k < 50; k++)); do
+    pids=$(ip netns pids "$1" 2>/dev/null | while read -r p; do live "$p" && echo "$p"; done || true)
+    [ -z "$pids" ] && return 0
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  log "WARNING: processes still in netns $1: $pids"
+}
+# drop_net KIND NAME: delete one recorded object and its record
+drop_net() {
+  case "$1" in
+    netns) if ns_exists "$2"; then kill_ns "$2"; ip netns del "$2" || die "ip netns del $2 failed"; fi ;;
+    *) if link_exists "$2"; then ip link del "$2" || die "ip link del $2 failed"; fi ;;
+  esac
+  sed -i "/^$1 $2\$/d" "$NETLIST"
+}
+
+# Objects of an earlier layout (another node count, or single-node now): the daemons that used
+# them were stopped above, because the config changed.
+WANT=()
+if [ "$MULTI" = 1 ]; then
+  WANT+=("bridge $BRIDGE")
+  for ((k = 0; k < NODES; k++)); do WANT+=("netns ${NODE_NS[k]}" "veth ${NODE_VETH[k]}"); done
+fi
+wanted() { local w; for w in ${WANT[@]+"${WANT[@]}"}; do [ "$w" = "$1" ] && return 0; done; return 1; }
+while read -r kind name; do
+  [ -n "$name" ] || continue
+  wanted "$kind $name" && continue
+  log "removing $kind $name (no longer part of the cluster)"
+  drop_net "$kind" "$name" # kills what is left in a namespace (the slurmds were stopped above)
+done < <(grep -E '^netns ' "$NETLIST"; grep -vE '^netns ' "$NETLIST") # namespaces first (veth ends go with them)
+
+if [ "$MULTI" = 1 ]; then
+  # IPv6 stays off on all these links: no link-local addresses, router solicitations or DAD.
+  if ! link_exists "$BRIDGE"; then
+    if ip -4 -o addr show to "$SUBNET.0/24" 2>/dev/null | grep -q .; then
+      die "subnet $SUBNET.0/24 is already in use here ($(ip -4 -o addr show to "$SUBNET.0/24" | awk '{print $2, $4}' | head -n 1)); set SLURM_SUBNET"
+    fi
+  fi
+  claim bridge "$BRIDGE"
+  if ! link_exists "$BRIDGE"; then
+    ip link add "$BRIDGE" type bridge || die "ip link add $BRIDGE type bridge failed (needs CAP_NET_ADMIN)"
+    log "created bridge $BRIDGE"
+  fi
+  sysctl -qw "net.ipv6.conf.$BRIDGE.disable_ipv6=1" >/dev/null 2>&1 || true
+  ip addr replace "$CTLD_ADDR/24" dev "$BRIDGE" || die "ip addr add $CTLD_ADDR/24 dev $BRIDGE failed"
+  ip link set "$BRIDGE" up || die "ip link set $BRIDGE up failed"
+  for ((k = 0; k < NODES; k++)); do
+    ns=${NODE_NS[k]} veth=${NODE_VETH[k]} pidf=$(node_file "$SLURMD_PIDF" "${NODE_NAMES[k]}")
+    claim netns "$ns"
+    claim veth "$veth"
+    if ! ns_exists "$ns"; then
+      stop_pid "$pidf" slurmd # a slurmd still running in a namespace that was deleted is cut off
+      ip netns add "$ns" || die "ip netns add $ns failed"
+      log "created netns $ns"
+    fi
+    ip netns exec "$ns" sh -c 'for c in all default; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done' 2>/dev/null || true
+    ip -n "$ns" link set lo up || die "ip -n $ns link set lo up failed"
+    if ! link_exists "$veth"; then
+      ip -n "$ns" link del eth0 >/dev/null 2>&1 || true
+      ip link add "$veth" type veth peer name eth0 netns "$ns" || die "ip link add $veth (veth into $ns) failed"
+      log "created veth $veth <-> $ns:eth0"
+    fi
+    sysctl -qw "net.ipv6.conf.$veth.disable_ipv6=1" >/dev/null 2>&1 || true
+    ip link set "$veth" master "$BRIDGE" up || die "attaching $veth to $BRIDGE failed"
+    ip -n "$ns" addr replace "${NODE_ADDRS[k]}/24" dev eth0 || die "ip -n $ns addr add ${NODE_ADDRS[k]}/24 failed"
+    ip -n "$ns" link set eth0 up || die "ip -n $ns link set eth0 up failed"
+  done
+  # for kill-node.sh and stop.sh: NODE NETNS ADDRESS
+  for ((k = 0; k < NODES; k++)); do echo "${NODE_NAMES[k]} ${NODE_NS[k]} ${NODE_ADDRS[k]}"; done > "$BASE/run/nodes.list"
+  phase_done network
+else
+  rm -f "$BASE/run/nodes.list"
+fi
+[ -s "$NETLIST" ] || rm -f "$NETLIST"
+
 # All daemons get /dev/null as stdin and a file as stdout/stderr, so none keeps the caller's
 # pipes open (a pytest subprocess.run(capture_output=True) would otherwise never return).
 DAEMON_OUT=$BASE/log/daemons.out
+# Multi-node: prefix that runs a root-namespace daemon in a private mount namespace where the
+# cluster's hosts file covers /etc/hosts (this host's name -> bridge address).
+HOSTS_NS=(unshare --mount --propagation private sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$BASE/etc/hosts")
 
-# ---------------------------------------------------------------- 3. munged
+# ---------------------------------------------------------------- 4. munged
 if running "$BASE/munge/run/munged.pid" munged; then
   log "munged already running (pid $(cat "$BASE/munge/run/munged.pid"))"
 else
@@ -293,7 +501,7 @@ else
 fi
 phase_done munged
 
-# ---------------------------------------------------------------- 4. MariaDB
+# ---------------------------------------------------------------- 5. MariaDB
 DB=$BASE/mysql
 DBSOCK=$DB/run/mysqld.sock
 if running "$DB/run/mysqld.pid" mariadbd; then
@@ -320,8 +528,14 @@ GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
 EOF
 phase_done mariadb
 
-# ---------------------------------------------------------------- 5. slurmdbd + accounting entities
-start_slurm_daemon slurmdbd 60 -- sacctmgr -n -P show cluster format=cluster
+# ---------------------------------------------------------------- 6. slurmdbd + accounting entities
+# Multi-node: in a private mount namespace with the cluster's hosts file, like slurmctld (below)
+if [ "$MULTI" = 0 ]; then
+  start_slurm_daemon slurmdbd 60 -- sacctmgr -n -P show cluster format=cluster
+else
+  start_daemon slurmdbd slurmdbd "$BASE/run/slurmdbd.pid" "$BASE/log/slurmdbd.log" 60 "${HOSTS_NS[@]}" slurmdbd \
+    -- sacctmgr -n -P show cluster format=cluster
+fi
 if [ -z "$(sacctmgr -n -P show cluster "$CLUSTER" format=cluster 2>/dev/null)" ]; then
   sacctmgr -i add cluster "$CLUSTER" >/dev/null || die "sacctmgr add cluster failed"
   log "registered cluster $CLUSTER"
@@ -333,40 +547,77 @@ if [ -z "$(sacctmgr -n -P show assoc cluster="$CLUSTER" user=root account="$ACCO
 fi
 phase_done slurmdbd
 
-# ---------------------------------------------------------------- 6. slurmctld
-start_slurm_daemon slurmctld 30 -- sh -c "scontrol ping | grep -q 'is UP'"
+# ---------------------------------------------------------------- 7. slurmctld
+if [ "$MULTI" = 0 ]; then
+  start_slurm_daemon slurmctld 30 -- sh -c "scontrol ping | grep -q 'is UP'"
+else
+  # root network namespace, private mount namespace: its host name resolves to the bridge address
+  # there (NoCtldInAddrAny binds to it), and it resolves the node names like the nodes do.
+  start_daemon slurmctld slurmctld "$BASE/run/slurmctld.pid" "$BASE/log/slurmctld.log" 30 "${HOSTS_NS[@]}" slurmctld \
+    -- sh -c "scontrol ping | grep -q 'is UP'"
+fi
 phase_done slurmctld
 
-# ---------------------------------------------------------------- 7. slurmd
-start_slurm_daemon slurmd 20 -N "$NODE" -- test -s "$BASE/run/slurmd.pid"
-running "$BASE/run/slurmd.pid" slurmd || { show_log "$BASE/log/slurmd.log"; die "slurmd exited during startup"; }
+# ---------------------------------------------------------------- 8. slurmd
+# Multi-node: each slurmd runs in its node's network namespace, with its own UTS namespace (host
+# name = node name) and mount namespace (the cluster's hosts file over /etc/hosts); job steps and
+# job processes inherit all three. nsenter, not `ip netns exec`: that mounts a fresh /sys, without
+# the cgroup mounts under /sys/fs/cgroup, and slurmd then fails ("Unable to initialize cgroup plugin"). Same filesystem otherwise: munge socket, configs and job
+# folders are shared, as on a cluster with a shared file system.
+for ((k = 0; k < ${#NODE_NAMES[@]}; k++)); do
+  n=${NODE_NAMES[k]}
+  pidf=$(node_file "$SLURMD_PIDF" "$n") logf=$(node_file "$SLURMD_LOGF" "$n")
+  mkdir -p "$(node_file "$SLURMD_SPOOL" "$n")"
+  if [ "$MULTI" = 0 ]; then
+    start_daemon slurmd slurmd "$pidf" "$logf" 20 slurmd -N "$n" -- test -s "$pidf"
+  else
+    start_daemon "slurmd $n" slurmd "$pidf" "$logf" 20 nsenter --net="/run/netns/${NODE_NS[k]}" \
+      unshare --uts --mount --propagation private \
+      sh -c 'hostname "$1" && mount --bind "$0" /etc/hosts && shift && exec "$@"' "$BASE/etc/hosts" "$n" slurmd -N "$n" \
+      -- test -s "$pidf"
+  fi
+  running "$pidf" slurmd || { show_log "$logf"; die "slurmd $n exited during startup"; }
+done
 phase_done slurmd
 
-# ---------------------------------------------------------------- 8. node usable
-state=""
-for ((k = 0; k < 240; k++)); do
-  running "$BASE/run/slurmd.pid" slurmd || { show_log "$BASE/log/slurmd.log"; die "slurmd died"; }
+# ---------------------------------------------------------------- 9. nodes usable
+# A node that is down/drained (e.g. it lost power: kill-node.sh) is resumed; with ReturnToService=2
+# it also returns by itself once its slurmd registers again.
+NODE_LIST=$(IFS=,; echo "${NODE_NAMES[*]}")
+states="" ok=0
+for ((t = 0; t < 240; t++)); do
+  for ((k = 0; k < ${#NODE_NAMES[@]}; k++)); do
+    n=${NODE_NAMES[k]}
+    running "$(node_file "$SLURMD_PIDF" "$n")" slurmd || { show_log "$(node_file "$SLURMD_LOGF" "$n")"; die "slurmd $n died"; }
+  done
   running "$BASE/run/slurmctld.pid" slurmctld || { show_log "$BASE/log/slurmctld.log"; die "slurmctld died"; }
-  state=$(timeout 10 sinfo -h -n "$NODE" -o '%T' 2>/dev/null | head -n 1 || true)
-  case "$state" in
-    idle | mixed | allocated | completing) break ;;
-    down* | drain*) scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true ;;
-  esac
+  states=$(timeout 10 sinfo -h -N -n "$NODE_LIST" -o '%N %T' 2>/dev/null | sort -u || true)
+  ok=1
+  for n in "${NODE_NAMES[@]}"; do
+    state=$(awk -v n="$n" '$1 == n {print $2; exit}' <<<"$states")
+    case "$state" in
+      idle | mixed | allocated | completing) ;;
+      down* | drain*) ok=0; scontrol update NodeName="$n" State=RESUME >/dev/null 2>&1 || true ;;
+      *) ok=0 ;;
+    esac
+  done
+  [ "$ok" = 1 ] && break
   sleep 0.25
 done
-case "$state" in
-  idle | mixed | allocated | completing) ;;
-  *)
-    sinfo -R >&2 || true
-    show_log "$BASE/log/slurmctld.log"
-    show_log "$BASE/log/slurmd.log"
-    die "node $NODE not usable after 60 s (state '$state')"
-    ;;
-esac
+if [ "$ok" != 1 ]; then
+  sinfo -R >&2 || true
+  show_log "$BASE/log/slurmctld.log"
+  for n in "${NODE_NAMES[@]}"; do show_log "$(node_file "$SLURMD_LOGF" "$n")"; done
+  die "nodes not usable after 60 s (states: $(echo $states))"
+fi
 phase_done node
 TIMINGS+=("total=$(secs "$T0")s")
 
-log "cluster up: node $NODE is $state"
+if [ "$MULTI" = 0 ]; then
+  log "cluster up: node $NODE is $state"
+else
+  log "cluster up: $NODES nodes ($(echo $states)); controller $NODE at $CTLD_ADDR, nodes in netns ${NODE_NS[0]}.."
+fi
 sinfo -o '%P %a %l %D %T %N %G'
 log "timings: ${TIMINGS[*]}"
 echo "  export SLURM_CONF=$CONF    # or: source $BASE/env.sh"

@@ -32,8 +32,16 @@ class SlurmExecutor(submitit.SlurmExecutor):
       `--dry-run` and the sbatch preview need a Slurm client. Here that check moves to submission;
     - a submission first checks that Slurm is reachable, and an sbatch failure (unreachable
       controller, rejected partition, ...) is one UserError line instead of submitit's echo of
-      sbatch's whole stderr followed by a traceback.
+      sbatch's whole stderr followed by a traceback;
+    - `nodes` may be a range "min-max" (elastic jobs), which submitit writes as given but would
+      multiply as a string when counting the job's tasks.
     """
+
+    def _num_tasks(self) -> int:
+        # the tasks every allocation of an elastic job has: rank 0's result is task 0's
+        nodes = self.parameters.get("nodes", 1)
+        low = int(str(nodes).split("-")[0])
+        return low * max(1, self.parameters.get("ntasks_per_node", 1))
 
     @classmethod
     def affinity(cls) -> int:
@@ -53,7 +61,8 @@ def make(cluster: ClusterConfig, folder: Path, shape: JobShape, name: str, after
     # What AutoExecutor(cluster="slurm").update_parameters does: the generic names through the
     # Slurm executor's own _convert_parameters (name → job_name, timeout_min → time, mem_gb →
     # "<n>GB", ...), Slurm-specific ones as they are.
-    generic = dict(name=name, nodes=shape.nodes, tasks_per_node=shape.tasks_per_node,
+    nodes = f"{shape.min_nodes}-{shape.nodes}" if shape.min_nodes else shape.nodes
+    generic = dict(name=name, nodes=nodes, tasks_per_node=shape.tasks_per_node,
                    cpus_per_task=cluster.cpus_per_task, timeout_min=shape.timeout_min)
     if shape.gpus_per_node:
         generic["gpus_per_node"] = shape.gpus_per_node
