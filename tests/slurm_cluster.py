@@ -16,6 +16,7 @@ start failure is an error.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -51,6 +52,18 @@ class SlurmCluster:
         params.setdefault("timeout_min", 10)
         ex.update_parameters(slurm_partition=self.partition, **params)
         return ex
+
+    def listening(self) -> dict[str, list[str]]:
+        """Local addresses of the TCP listeners of this cluster's own daemons (by their pid files;
+        other clusters on this machine are not counted), e.g. {"slurmctld": ["127.0.0.1:6817"]}."""
+        pid_files = [*(self.base / "run").glob("*.pid"), self.base / "mysql" / "run" / "mysqld.pid"]
+        pids = {f.read_text().strip() for f in pid_files if f.is_file()}
+        found: dict[str, list[str]] = {}
+        for line in _run(["ss", "-Hltnp"]).splitlines():
+            for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', line):
+                if pid in pids:
+                    found.setdefault(name, []).append(line.split()[3])
+        return found
 
 
 def _skip_reason() -> str | None:

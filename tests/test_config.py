@@ -66,7 +66,7 @@ def test_missing_config_file(tmp_path):
 
 
 def test_unknown_cluster_profile():
-    with pytest.raises(UserError, match=r"unknown cluster profile 'moon' \(valid: debug, local, local-slurm, slurm\)"):
+    with pytest.raises(UserError, match=r"unknown cluster profile 'moon' \(valid: debug, local, local-slurm, local-slurm-2n, slurm\)"):
         load_study(None, profile="moon")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -56,6 +57,15 @@ class Counter(submitit.helpers.Checkpointable):
             self.i += 1
             time.sleep(0.25)
         return {"i": self.i, "restarts": self.restarts}
+
+
+def test_daemons_listen_on_loopback_only(slurm_cluster):
+    # start.sh binds to what this host's name resolves to (Slurm 22.05 has no listen address)
+    if not socket.gethostbyname(socket.gethostname()).startswith("127."):
+        pytest.skip("this host's name resolves to a non-loopback address: the daemons listen on all")
+    listening = slurm_cluster.listening()
+    assert {"slurmctld", "slurmd", "slurmdbd"} <= set(listening), listening
+    assert all(a.startswith("127.") for addrs in listening.values() for a in addrs), listening
 
 
 def test_single_job(slurm_cluster, tmp_path):

@@ -12,25 +12,11 @@ import os
 import shutil
 from pathlib import Path
 
-from hpc_itt import atomic
 from hpc_itt.errors import UserError
 from hpc_itt.train import distributed, elastic
 
-LATEST, BEST = "latest", "best"
-
-
-def read_pointer(root: Path, pointer: str = LATEST) -> str | None:
-    path = Path(root) / pointer
-    if not path.is_file():
-        return None
-    tag = path.read_text().strip()
-    if not tag or not (Path(root) / tag).is_dir():
-        raise UserError(f"corrupt checkpoint: {path} points to {tag!r}, which is not a checkpoint folder in {root}")
-    return tag
-
-
-def write_pointer(root: Path, pointer: str, tag: str) -> None:
-    atomic.write_text(Path(root) / pointer, tag, fsync=True)
+# The pointer files live with the conversion command too (elastic reads them), hence their own module.
+from hpc_itt.train.pointers import BEST, LATEST, read_pointer, write_pointer
 
 
 def save(engine, root: Path, tag: str, client_state: dict, pointers: tuple[str, ...] = (LATEST,),

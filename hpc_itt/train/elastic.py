@@ -86,7 +86,7 @@ def prune(root: Path, keep: set[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from hpc_itt.errors import UserError
-    from hpc_itt.train import checkpoint
+    from hpc_itt.train import pointers
 
     parser = argparse.ArgumentParser(prog="python -m hpc_itt.train.elastic",
                                      description="Convert a run's checkpoints (latest, best) to DeepSpeed's "
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoints", type=Path, help="the run's checkpoints folder")
     args = parser.parse_args(argv)
     try:
-        tags = {checkpoint.read_pointer(args.checkpoints, p) for p in (checkpoint.LATEST, checkpoint.BEST)} - {None}
+        tags = {pointers.read_pointer(args.checkpoints, p) for p in (pointers.LATEST, pointers.BEST)} - {None}
     except UserError as err:
         print(err, file=sys.stderr)
         return 2

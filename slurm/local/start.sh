@@ -226,6 +226,8 @@ esac
 NODE_NAMES=() NODE_ADDRS=() NODE_NS=() NODE_VETH=()
 if [ "$MULTI" = 0 ]; then
   CTLD_ADDR=127.0.0.1 SLURMD_TIMEOUT=60 ACCT_HOST=localhost ACCT_ADDR=127.0.0.1 DBD_COMM_PARAMS=""
+  # slurmdbd, like slurmctld, on loopback only when this host's name resolves there (not 0.0.0.0).
+  if [ -n "$COMM_PARAMS" ]; then DBD_COMM_PARAMS="CommunicationParameters=NoInAddrAny"; fi
   SLURMD_SPOOL=$BASE/state/d SLURMD_PIDF=$BASE/run/slurmd.pid SLURMD_LOGF=$BASE/log/slurmd.log
   NODE_NAMES=("$NODE") NODE_ADDRS=(127.0.0.1)
 else
