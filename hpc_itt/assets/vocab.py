@@ -332,7 +332,7 @@ def _prune_unigram(spec: dict, used: set[str], size: int) -> dict:
     return pruned
 
 
-def _check_xlmr_pruning(folder: pathlib.Path, full: tuple, texts: list[str]) -> None:
+def _check_xlmr_pruning(folder: pathlib.Path, full: tuple, texts: list[str], size: int = _XLMR_VOCAB) -> None:
     """Fail the build unless the pruned tokenizer keeps XLM-R's special ids and splits the corpus into
     exactly the full tokenizer's pieces, both as shipped and as transformers loads it."""
     from transformers import AutoTokenizer
@@ -347,8 +347,8 @@ def _check_xlmr_pruning(folder: pathlib.Path, full: tuple, texts: list[str]) -> 
             )
     tokenizer = pruned[1]
     ids = [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id]
-    if ids != [0, 1, 2, 3] or tokenizer.mask_token_id != len(tokenizer) - 1 or len(tokenizer) != _XLMR_VOCAB:
+    if ids != [0, 1, 2, 3] or tokenizer.mask_token_id != len(tokenizer) - 1 or len(tokenizer) != size:
         raise AssetError(
             f"{folder.name}: special ids {ids} and <mask> {tokenizer.mask_token_id} of {len(tokenizer)} pieces; "
-            f"expected [0, 1, 2, 3] and {_XLMR_VOCAB - 1} of {_XLMR_VOCAB}"
+            f"expected [0, 1, 2, 3] and {size - 1} of {size}"
         )
