@@ -54,3 +54,24 @@ def test_missing_apertium_without_root_says_what_to_install(monkeypatch):
     with pytest.raises(AssetError, match=r"translating into 'gl' needs Apertium: apt-get install apertium "
                                          r"apertium-en-gl \(as root\)"):
         translate.ensure_installed("gl")
+
+
+@pytest.mark.slow
+def test_multilingual_source_gives_each_language_a_disjoint_share_of_both_classes():
+    """VADER's movie snippets are sorted by polarity: shares cut in file order would give English
+    and Spanish the positive rows and Catalan and Galician the negative ones."""
+    from hpc_itt.config.schema import SourceSpec
+    from hpc_itt.data.sources import describe, load_raw
+
+    source = SourceSpec(asset="vader-movie", languages=["en", "es", "ca", "gl"], parallel=True)
+    mixed = load_raw(source)
+    assert describe(source) == "asset:vader-movie/en,es,ca,gl"
+    english = {r["id"]: r for r in rows("vader-movie")}
+    quarter = len(english) // 4
+    assert len(mixed) == 4 * quarter and len(set(mixed["id"])) == len(mixed)  # every row once, in one language
+    shares = [mixed.select(range(i * quarter, (i + 1) * quarter)) for i in range(4)]
+    overall = sum(r["label"] for r in english.values()) / len(english)
+    for lang, share in zip(["en", "es", "ca", "gl"], shares):
+        translated = {r["id"]: r["text"] for r in rows("vader-movie" if lang == "en" else f"vader-movie.{lang}")}
+        assert all(translated[i] == t for i, t in zip(share["id"], share["text"])), lang
+        assert abs(sum(share["label"]) / quarter - overall) < 0.03, lang

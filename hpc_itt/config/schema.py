@@ -59,8 +59,10 @@ class SourceSpec:
     num_labels: Optional[int] = None  # when this source's label space differs from the dataset's
     language: str = "en"
     xtreme: Optional[str] = None  # an hpc_itt.xtreme.formats dataset, e.g. mnli or xnli (translated MNLI)
-    languages: list[str] = field(default_factory=lambda: ["en"])  # xtreme: languages mixed, in equal shares
-    parallel: bool = False  # xtreme: the languages translate the same rows (XNLI-MT): take disjoint slices
+    # xtreme, asset: languages mixed in equal shares (an asset's other languages are its translations,
+    # `<asset>.<lang>`); parallel: they translate the same rows (XNLI-MT): take disjoint slices
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    parallel: bool = False
 
     def check(self) -> None:
         if sum(x is not None for x in (self.hub, self.asset, self.path, self.xtreme)) != 1:

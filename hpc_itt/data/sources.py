@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import datasets
@@ -12,6 +13,7 @@ from hpc_itt.config.schema import DatasetSpec, SourceSpec
 from hpc_itt.data.fingerprint import fingerprint
 from hpc_itt.errors import UserError
 
+_SHARE_SEED = 0
 _FORMATS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".jsonl": ("json", {}),
             ".json": ("json", {})}
 
@@ -33,6 +35,8 @@ def describe(source: SourceSpec) -> str:
         return f"xtreme:{source.xtreme}[{source.split}]/{','.join(source.languages)}"
     if source.hub:
         return f"hub:{source.hub}" + (f"/{source.config}" if source.config else "") + f"[{source.split}]"
+    if source.asset and _asset_languages(source) != [source.language]:
+        return f"asset:{source.asset}/{','.join(source.languages)}"
     return f"asset:{source.asset}" if source.asset else f"file:{source.path}"
 
 
@@ -42,14 +46,48 @@ def load_raw(source: SourceSpec, xtreme_dir: str | None = None) -> datasets.Data
     if source.hub:
         return _load_hub(source)
     if source.asset:
-        from hpc_itt.assets import AssetError, dataset_asset
-
-        try:
-            path = dataset_asset(source.asset)
-        except AssetError as err:
-            raise UserError(str(err)) from None
-        return datasets.load_dataset("json", data_files=str(path), split="train")
+        return _load_assets(source)
     return _load_file(Path(source.path))
+
+
+def _load_assets(source: SourceSpec) -> datasets.Dataset:
+    """A packaged asset; with several `languages`, the asset in its own language (`language`) and
+    its machine translations (`<asset>.<lang>`), mixed like an XTREME-R source (`_shares`)."""
+    from hpc_itt.assets import AssetError, dataset_asset
+
+    names = [source.asset if lang == source.language else f"{source.asset}.{lang}" for lang in _asset_languages(source)]
+    try:
+        paths = [dataset_asset(name) for name in names]
+    except AssetError as err:
+        raise UserError(str(err)) from None
+    per_language = [datasets.load_dataset("json", data_files=str(path), split="train") for path in paths]
+    if len(per_language) == 1:
+        return per_language[0]
+    shares = _shares([len(ds) for ds in per_language], source.parallel)
+    return datasets.concatenate_datasets([ds.select(share) for ds, share in zip(per_language, shares)])
+
+
+def _asset_languages(source: SourceSpec) -> list[str]:
+    return [source.language] if source.languages == ["en"] else source.languages  # default: its own
+
+
+def _shares(lengths: list[int], parallel: bool) -> list[list[int]]:
+    """Row indices per language, equal shares: the study caps the rows (`max_train_examples`), so both
+    arms of an English-vs-multilingual comparison train on as many examples for as many steps.
+
+    `parallel` sources translate the same rows into every language (XNLI-MT): language i then gets
+    the i-th of n disjoint shares, so every source example is seen once, in one language, and the
+    multilingual arm sees as many distinct examples as the English one instead of fewer examples
+    repeated in several languages. The shares are drawn at random (a fixed seed: the same mixture in
+    every run), not cut in file order: a file sorted by label (VADER's movie snippets are, positive
+    first) would otherwise give each language one class."""
+    shortest = min(lengths)
+    if not parallel:
+        return [list(range(shortest))] * len(lengths)
+    order = list(range(shortest))
+    random.Random(_SHARE_SEED).shuffle(order)
+    share = shortest // len(lengths)
+    return [sorted(order[i * share:(i + 1) * share]) for i in range(len(lengths))]
 
 
 def _load_hub(source: SourceSpec) -> datasets.Dataset:
@@ -91,23 +129,13 @@ def _load_hub(source: SourceSpec) -> datasets.Dataset:
 
 
 def _load_xtreme(source: SourceSpec, xtreme_dir: str | None) -> datasets.Dataset:
-    """An XTREME-R dataset, several languages in equal shares (e.g. translated MNLI for a
-    multilingual intermediate task): the study caps the rows (`max_train_examples`), so both arms of
-    an English-vs-multilingual comparison train on as many examples for as many steps.
-
-    `parallel` sources translate the same rows into every language (XNLI-MT): language i then gets
-    the i-th of n disjoint slices, so every source example is seen once, in one language, and the
-    multilingual arm sees as many distinct examples as the English one instead of fewer examples
-    repeated in several languages."""
+    """An XTREME-R dataset, several languages in equal shares (`_shares`), e.g. translated MNLI for
+    a multilingual intermediate task."""
     from hpc_itt.xtreme import data, formats
 
     per_language = [formats.load(source.xtreme, source.split, lang, xtreme_dir) for lang in source.languages]
-    shortest = min(len(rows) for rows in per_language)
-    if source.parallel:
-        share = shortest // len(per_language)
-        records = [row for i, rows in enumerate(per_language) for row in rows[i * share:(i + 1) * share]]
-    else:
-        records = [row for rows in per_language for row in rows[:shortest]]
+    shares = _shares([len(rows) for rows in per_language], source.parallel)
+    records = [rows[i] for rows, share in zip(per_language, shares) for i in share]
     return data.to_dataset(records, "intermediate", source.xtreme, source.split, source.languages, source.parallel,
                            xtreme_dir)
 
