@@ -39,6 +39,7 @@ EXPECTED_MODELS = {
     "minilm": ("BertTokenizer", 30_522, 22_713_216),
     "minilm-l2": ("BertTokenizer", 30_522, 15_615_360),
     "me5-small": ("XLMRobertaTokenizer", 250_002, 117_492_480),  # no pooler weights (random-init in heads)
+    "me5-small-xling": ("XLMRobertaTokenizer", 74_324, 50_032_128),  # pruned to the multilingual study's texts
     "tiny-bert": ("BertTokenizer", 30_522, 2_057_536),
     "tiny-roberta": ("RobertaTokenizer", 50_261, 3_316_736),  # saved without a pooler
     "tiny-xlmr": ("XLMRobertaTokenizer", 32_000, 2_148_032),  # pruned XLM-R vocabulary, no pooler
@@ -68,7 +69,7 @@ def squash(text: str) -> str:
 
 
 def test_name_tuples_match_docs():
-    assert MODEL_ASSETS == ("minilm", "minilm-l2", "me5-small", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
+    assert MODEL_ASSETS == ("minilm", "minilm-l2", "me5-small", "me5-small-xling", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
     assert set(DATASET_ASSETS) == set(EXPECTED_ROWS) | {"bible-en-es"}  # pairs, no labels: tests/test_bible.py
 
 

