@@ -131,6 +131,16 @@ def _run(cmd: list[str]) -> str:
         return ""
 
 
+def preempt(job, settle: float = 1.0) -> None:
+    """Slurm's preemption as submitit's `job._interrupt()` sends it (SIGTERM, then USR2), with the two
+    signals `settle` seconds apart. Sent 5 ms apart, slurmd may deliver USR2 first: the handler then
+    spawns `scontrol requeue`, and the SIGTERM that follows kills that child (Python's handlers do not
+    survive exec), so the job fails instead of requeueing (seen once in CI under load)."""
+    subprocess.check_call(["scancel", str(job.job_id), "--signal", "SIGTERM"])
+    time.sleep(settle)
+    subprocess.check_call(["scancel", str(job.job_id), "--signal", "USR2"])
+
+
 def job_state(job_id: str | int) -> str:
     """Current state of a job (array task ids like ``123_4`` work): squeue first (live, exact),
     then sacct (finished jobs). The first word only, e.g. ``CANCELLED`` for "CANCELLED by 0".

@@ -12,9 +12,9 @@ import pytest
 import submitit
 
 try:
-    from slurm_cluster import slurm_cluster, wait_state  # noqa: F401  (tests/ on sys.path)
+    from slurm_cluster import preempt, slurm_cluster, wait_state  # noqa: F401  (tests/ on sys.path)
 except ImportError:  # e.g. --import-mode=importlib with the repo root on sys.path
-    from tests.slurm_cluster import slurm_cluster, wait_state  # noqa: F401
+    from tests.slurm_cluster import preempt, slurm_cluster, wait_state  # noqa: F401
 
 pytestmark = pytest.mark.slurm
 
@@ -119,7 +119,7 @@ def test_checkpointable_job_requeued_after_preemption(slurm_cluster, tmp_path):
     job = slurm_cluster.executor(tmp_path / "%j", timeout_min=60).submit(Counter(32))  # ~8 s of work
     wait_state(job.job_id, "RUNNING", timeout=60)
     time.sleep(3)  # let it count a bit
-    job._interrupt()  # scancel --signal TERM, then USR2: checkpoint + scontrol requeue
+    preempt(job)  # scancel --signal TERM, then USR2: checkpoint + scontrol requeue
     result = job.result()
     assert result["i"] == 32
     assert result["restarts"] == [0, 1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO, TINY
-from slurm_cluster import STOP, start_cluster, wait_state
+from slurm_cluster import STOP, preempt, start_cluster, wait_state
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -176,7 +176,7 @@ def test_preempted_two_node_job_resumes_to_the_same_weights(two_nodes, tmp_path)
     job = executor.submit(stage)
     wait_for(latest.is_file, 300, "the first checkpoint")
     interrupted = time.time()
-    job._interrupt()  # Slurm's preemption signal: rank 0 requeues, both nodes' ranks are killed
+    preempt(job)  # Slurm's preemption signal: rank 0 requeues, both nodes' ranks are killed
     wait_state(job.job_id, ("PENDING", "REQUEUED"), timeout=60)
     wait_state(job.job_id, "RUNNING", timeout=120)
     requeue = time.time() - interrupted
@@ -232,7 +232,7 @@ def test_requeued_on_another_node_count_the_job_converts_its_checkpoint(two_node
     wait_for(latest.is_file, 300, "the first checkpoint")
     old = elastic.read_meta(latest.parent / latest.read_text())["world_size"]  # Slurm picks 1 or 2 nodes
     new = 3 - old
-    job._interrupt()
+    preempt(job)
     wait_state(job.job_id, ("PENDING", "REQUEUED"), timeout=60)
     run(["scontrol", "update", f"JobId={job.job_id}", f"NumNodes={new}"])
     wait_state(job.job_id, "COMPLETED", timeout=600)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO, TINY, free_port
-from slurm_cluster import slurm_cluster, wait_state  # noqa: F401 - the fixture
+from slurm_cluster import preempt, slurm_cluster, wait_state  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -140,7 +140,7 @@ def _cancel_and_read_status(tmp):
 
 
 def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, tmp_path):  # noqa: F811
-    """job._interrupt() = Slurm preemption signal: rank 0 requeues, all ranks are killed, the
+    """preempt(job) = Slurm preemption signal: rank 0 requeues, all ranks are killed, the
     requeued job resumes from the last all-rank checkpoint. Final weights equal an uninterrupted run."""
     from hpc_itt import backends
     from hpc_itt.backends.base import JobShape
@@ -160,7 +160,7 @@ def test_preempted_intermediate_job_resumes_to_the_same_weights(slurm_cluster, t
     latest = plan.intermediate_dir(preempted, "minilm-l2", "sentiment") / "checkpoints" / "latest"
     wait_for_file(latest, timeout=300)
     interrupted_at = time.time()
-    job._interrupt()  # preemption (timeout_min=60 > 10: counted as preemption, not timeout)
+    preempt(job)  # preemption (timeout_min=60 > 10: counted as preemption, not timeout)
     wait_state(job.job_id, ("PENDING", "REQUEUED"), timeout=60)
     wait_state(job.job_id, "RUNNING", timeout=120)
     print(f"\nrequeue: signal to running again {time.time() - interrupted_at:.1f} s")
